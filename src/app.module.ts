@@ -1,0 +1,38 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from './auth/auth.module.js';
+import { AccessGuard } from './common/access.guard.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { typeOrmOptions } from './database/typeorm-options.js';
+import { DemoModule } from './demo/demo.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ModelsModule } from './models/models.module.js';
+import { OrganizationsModule } from './organizations/organizations.module.js';
+import { ServiceClientsModule } from './service-clients/service-clients.module.js';
+import { UsageModule } from './usage/usage.module.js';
+import { UsersModule } from './users/users.module.js';
+
+@Module({})
+export class AppModule {
+  /** The whole service, on the database at `databaseUrl`. */
+  static register(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot(typeOrmOptions(config.database, databaseUrl)),
+        HealthModule,
+        AuthModule,
+        UsageModule,
+        UsersModule,
+        OrganizationsModule,
+        ServiceClientsModule,
+        ModelsModule,
+        DemoModule,
+      ],
+      providers: [{ provide: APP_GUARD, useClass: AccessGuard }],
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import {
+  applyDecorators,
+  createParamDecorator,
+  SetMetadata,
+  UseGuards,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import { ACCESS, type Access } from '../common/access.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import type { GuardedRequest } from './api-key.guard.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { GUARD_BODY, GUARD_MODE, type GuardMode } from './guard-principal.js';
+
+/**
+ * A guard route: `SecretKey` + `Authorization` (+ optional `Swarms-Organization`) resolved by
+ * {@link ApiKeyGuard}. With `body`, the guard validates the body against that DTO at the
+ * contract's point in the check order; read it back with `@GuardedBody()`.
+ */
+export function ApiKeyAuth(mode: GuardMode, body?: new () => object) {
+  return applyDecorators(
+    SetMetadata(ACCESS, 'api-key' satisfies Access),
+    SetMetadata(GUARD_MODE, mode),
+    SetMetadata(GUARD_BODY, body),
+    UseGuards(ApiKeyGuard),
+    ApiSecurity('SecretKey'),
+    ApiSecurity('ApiKey'),
+    ApiHeader({
+      name: 'Swarms-Organization',
+      required: false,
+      description: "Organization to bill (its public_id). The organization's owner pays.",
+      schema: { type: 'string', format: 'uuid' },
+    }),
+    ...(body ? [ApiBody({ type: body })] : []),
+    ApiResponse({ status: 400, description: 'Bad request', type: ErrorResponseDto }),
+    ApiResponse({
+      status: 401,
+      description: 'Missing or invalid credentials',
+      type: ErrorResponseDto,
+    }),
+    ApiResponse({ status: 403, description: 'Not allowed', type: ErrorResponseDto }),
+    ApiResponse({
+      status: 404,
+      description: 'Unknown organization or model',
+      type: ErrorResponseDto,
+    }),
+  );
+}
+
+/** The caller resolved by {@link ApiKeyGuard}. */
+export const Principal = createParamDecorator(
+  (_data: unknown, context: ExecutionContext) =>
+    context.switchToHttp().getRequest<GuardedRequest>().principal,
+);
+
+/** The body as validated by {@link ApiKeyGuard}. */
+export const GuardedBody = createParamDecorator(
+  (_data: unknown, context: ExecutionContext) =>
+    context.switchToHttp().getRequest<GuardedRequest>().guardedBody,
+);

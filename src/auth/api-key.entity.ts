@@ -1,0 +1,61 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+
+@Entity('api_keys')
+export class ApiKey {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'user_id', type: 'uuid' })
+  userId: string;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  /** SHA-256 of the full key; the key itself is never stored. */
+  @Column({ name: 'key_hash', type: 'bytea', unique: true, select: false })
+  keyHash: Buffer;
+
+  @Column({ type: 'text' })
+  prefix: string;
+
+  @Column({ type: 'text' })
+  last4: string;
+
+  /** Lifetime spend cap of this key in USD; null means no cap. */
+  @Column({ name: 'limit_credit_dollar', type: 'numeric', nullable: true })
+  limitCreditDollar: string | null;
+
+  /** What this key has been charged so far, in USD. */
+  @Column({ name: 'spent_dollar', type: 'numeric', default: 0 })
+  spentDollar: string;
+
+  @Column({ name: 'allowed_models', type: 'text', array: true, nullable: true })
+  allowedModels: string[] | null;
+
+  @Column({ name: 'rpm_limit', type: 'integer', nullable: true })
+  rpmLimit: number | null;
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
+
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt: Date | null;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

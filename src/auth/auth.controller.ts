@@ -1,0 +1,47 @@
+import { Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiKeyAuth, Principal } from './api-key-auth.decorator.js';
+import { AuthRequestDto } from './dto/auth-request.dto.js';
+import { AuthResponseDto } from './dto/auth-response.dto.js';
+import type { GuardPrincipal } from './guard-principal.js';
+import { LastUsedRecorder } from './last-used.recorder.js';
+
+@ApiTags('guard')
+@Controller('guard')
+export class AuthController {
+  constructor(private readonly lastUsed: LastUsedRecorder) {}
+
+  @Post('auth')
+  @HttpCode(200)
+  @ApiKeyAuth('auth')
+  @ApiOperation({
+    summary: 'May this API key run this model, and who pays?',
+    description:
+      'Called by a model server before each completion. Runs the check table in order; the first failing check answers.',
+  })
+  @ApiBody({ type: AuthRequestDto })
+  @ApiOkResponse({ type: AuthResponseDto })
+  @ApiResponse({
+    status: 402,
+    description: 'Out of credit, or the key is over its spend cap',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({
+    status: 429,
+    description: 'Rate limited; see Retry-After',
+    type: ErrorResponseDto,
+  })
+  authenticate(@Principal() principal: GuardPrincipal): AuthResponseDto {
+    this.lastUsed.recordUse(principal);
+    return {
+      status: 200,
+      message: 'Success',
+      api_key_id: principal.apiKeyId,
+      user_id: principal.userId,
+      organization_id: principal.organization?.publicId ?? null,
+      model: principal.model.uniqueName,
+      credit: principal.credit,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { ApiKeysController } from './api-keys.controller.js';
+import { ApiKeysService } from './api-keys.service.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { AuthController } from './auth.controller.js';
+import { GuardLookupService } from './guard-lookup.service.js';
+import { LastUsedRecorder } from './last-used.recorder.js';
+import { SlidingWindowRateLimiter } from './rate-limiter.js';
+
+@Module({
+  controllers: [AuthController, ApiKeysController],
+  providers: [
+    ApiKeyGuard,
+    GuardLookupService,
+    LastUsedRecorder,
+    SlidingWindowRateLimiter,
+    ApiKeysService,
+  ],
+  exports: [
+    ApiKeyGuard,
+    GuardLookupService,
+    LastUsedRecorder,
+    SlidingWindowRateLimiter,
+    ApiKeysService,
+  ],
+})
+export class AuthModule {}

@@ -1,0 +1,29 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Decimal } from '../../common/decimal.js';
+
+/** The payer's standing, in USD. */
+export class CreditDto {
+  /** @example "prepaid" */
+  plan: 'prepaid' | 'invoice';
+  /**
+   * Prepaid: unexpired free plus paid credit. Invoice: monthly limit minus this calendar
+   * month's spend (UTC); null when the invoice plan has no limit.
+   */
+  @ApiProperty({ type: 'number', nullable: true, example: 9.5 })
+  remaining: Decimal | null;
+}
+
+export class AuthResponseDto {
+  /** @example 200 */
+  status: number;
+  /** @example "Success" */
+  message: string;
+  api_key_id: string;
+  /** The key's owner. */
+  user_id: string;
+  /** The organization's public_id when `Swarms-Organization` was sent, else null. */
+  organization_id: string | null;
+  /** @example "cogvlm-chat-17b" */
+  model: string;
+  credit: CreditDto;
+}

@@ -1,0 +1,110 @@
+import { DomainError, ValidationFailed, type FieldError } from '../common/error-codes.js';
+import { Decimal } from '../common/decimal.js';
+import { isUuid } from '../common/uuid.js';
+import type { CreditPlan } from '../users/user.entity.js';
+import type { RateDecision } from './rate-limiter.js';
+import type { GuardMode, GuardPrincipal } from './guard-principal.js';
+
+/** What one round trip to Postgres tells about the three headers, the model and the payer. */
+export interface GuardLookupRow {
+  service_client_id: string | null;
+  api_key_id: string | null;
+  api_key_user_id: string | null;
+  api_key_revoked: boolean | null;
+  api_key_expired: boolean | null;
+  api_key_over_cap: boolean | null;
+  allowed_models: string[] | null;
+  rpm_limit: number | null;
+  organization_id: string | null;
+  organization_public_id: string | null;
+  is_member: boolean | null;
+  model_id: string | null;
+  model_name: string | null;
+  model_enabled: boolean | null;
+  payer_id: string | null;
+  credit_plan: CreditPlan | null;
+  /** Prepaid: unexpired free plus paid credit. Invoice: limit minus this month's spend, or null without a limit. */
+  remaining: string | null;
+  has_credit: boolean | null;
+}
+
+export interface GuardRequest {
+  mode: GuardMode;
+  secretKey: string | undefined;
+  apiKey: string | undefined;
+  apiKeyWellFormed: boolean;
+  /** Raw `Swarms-Organization` header. */
+  organization: string | undefined;
+  /** The model named in the body, when it is a non-empty string. */
+  model: string | undefined;
+  /** Body validation problems (log-usage only). */
+  bodyErrors: FieldError[] | null;
+}
+
+/**
+ * The contract's check table, in its order: the first failing check answers. Log-usage
+ * validates its body after the SecretKey checks and skips the rate and credit checks, since
+ * usage that happened is always recorded.
+ */
+export function runGuardChecks(
+  request: GuardRequest,
+  row: GuardLookupRow | null,
+  rateLimit: (apiKeyId: string, rpmLimit: number | null) => RateDecision,
+): GuardPrincipal {
+  if (!request.secretKey) throw new DomainError('secret_key_missing');
+  if (!row?.service_client_id) throw new DomainError('invalid_secret_key');
+  if (request.mode === 'usage' && request.bodyErrors)
+    throw new ValidationFailed(request.bodyErrors);
+
+  if (!request.apiKey) throw new DomainError('api_key_missing');
+  if (!request.apiKeyWellFormed || !row.api_key_id || !row.api_key_user_id) {
+    throw new DomainError('invalid_api_key');
+  }
+  if (row.api_key_revoked) throw new DomainError('api_key_revoked');
+  if (row.api_key_expired) throw new DomainError('api_key_expired');
+
+  if (!request.model) throw new DomainError('model_missing');
+
+  let organization: GuardPrincipal['organization'] = null;
+  if (request.organization !== undefined) {
+    if (!isUuid(request.organization)) throw new DomainError('invalid_organization_id');
+    if (!row.organization_id || !row.organization_public_id) {
+      throw new DomainError('organization_not_found');
+    }
+    if (!row.is_member) throw new DomainError('not_organization_member');
+    organization = { id: row.organization_id, publicId: row.organization_public_id };
+  }
+
+  if (!row.model_id || !row.model_name || !row.model_enabled) {
+    throw new DomainError('model_not_found');
+  }
+  if (row.allowed_models && !row.allowed_models.includes(row.model_name)) {
+    throw new DomainError('model_not_allowed');
+  }
+  if (!row.payer_id || !row.credit_plan) throw new Error('API key without a payer');
+
+  if (request.mode === 'auth') {
+    const decision = rateLimit(row.api_key_id, row.rpm_limit);
+    if (!decision.allowed) {
+      throw new DomainError('rate_limited', undefined, {
+        retryAfterSeconds: decision.retryAfterSeconds,
+      });
+    }
+    if (!row.has_credit) {
+      throw new DomainError(
+        row.credit_plan === 'prepaid' ? 'insufficient_credits' : 'billing_limit_exceeded',
+      );
+    }
+    if (row.api_key_over_cap) throw new DomainError('api_key_limit_exceeded');
+  }
+
+  return {
+    serviceClientId: row.service_client_id,
+    apiKeyId: row.api_key_id,
+    userId: row.api_key_user_id,
+    organization,
+    payerUserId: row.payer_id,
+    model: { id: row.model_id, uniqueName: row.model_name },
+    credit: { plan: row.credit_plan, remaining: Decimal.of(row.remaining) },
+  };
+}

@@ -1,0 +1,22 @@
+import type { Decimal } from '../common/decimal.js';
+import type { CreditPlan } from '../users/user.entity.js';
+
+/** Who is calling a guard route, resolved from its three headers by `ApiKeyGuard`. */
+export interface GuardPrincipal {
+  serviceClientId: string;
+  apiKeyId: string;
+  /** The key's owner. */
+  userId: string;
+  /** The organization named by `Swarms-Organization`, if any. */
+  organization: { id: string; publicId: string } | null;
+  /** Who is billed: the organization's owner, else the key's owner. */
+  payerUserId: string;
+  model: { id: string; uniqueName: string };
+  credit: { plan: CreditPlan; remaining: Decimal | null };
+}
+
+export type GuardMode = 'auth' | 'usage';
+
+/** Route metadata read by `ApiKeyGuard`. */
+export const GUARD_MODE = 'guard:mode';
+export const GUARD_BODY = 'guard:body';

@@ -1,0 +1,36 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { GuardPrincipal } from './guard-principal.js';
+
+const INTERVAL_MS = 60_000;
+
+/**
+ * Keeps `last_used_at` of keys and service clients roughly current (to the minute) without
+ * a write on every request: at most one UPDATE per row per minute from this process, off the
+ * request's path.
+ */
+@Injectable()
+export class LastUsedRecorder {
+  private readonly logger = new Logger(LastUsedRecorder.name);
+  private readonly written = new Map<string, number>();
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Called once a guard route has succeeded; a refused request leaves the database as it was. */
+  recordUse(principal: GuardPrincipal, now = Date.now()): void {
+    this.record('service_clients', principal.serviceClientId, now);
+    this.record('api_keys', principal.apiKeyId, now);
+  }
+
+  private record(table: 'api_keys' | 'service_clients', id: string, now: number): void {
+    const key = `${table}:${id}`;
+    const last = this.written.get(key);
+    if (last !== undefined && now - last < INTERVAL_MS) return;
+    if (this.written.size > 100_000) this.written.clear();
+    this.written.set(key, now);
+    this.dataSource
+      .query(`UPDATE ${table} SET last_used_at = now() WHERE id = $1`, [id])
+      .catch((error: Error) => this.logger.warn(`last_used_at not updated: ${error.message}`));
+  }
+}

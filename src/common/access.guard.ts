@@ -1,0 +1,38 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.constants.js';
+import { ACCESS, type Access } from './access.js';
+import { safeEqual } from './crypto.js';
+import { DomainError } from './error-codes.js';
+
+/**
+ * Global guard, deny by default: every route declares its access with `@Public()`,
+ * `@AdminOnly()` or `@ApiKeyAuth()`. Admin routes are checked here; API-key routes by
+ * their own `ApiKeyGuard`, which runs next.
+ */
+@Injectable()
+export class AccessGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (access === 'public' || access === 'api-key') return true;
+    if (access !== 'admin') throw new DomainError('forbidden');
+
+    if (this.config.adminToken === undefined) throw new DomainError('admin_disabled');
+    const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
+    const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
+    if (!match || !safeEqual(match[1].trim(), this.config.adminToken)) {
+      throw new DomainError('admin_unauthorized');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,136 @@
+import {
+  Catch,
+  HttpException,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, ERRORS, type ErrorCode, type FieldError } from './error-codes.js';
+
+interface ErrorBody {
+  status: number;
+  message: string;
+  code: string;
+  request_id: string;
+  errors?: FieldError[];
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  503: 'service_unavailable',
+};
+
+// Connection-level failures: the database is down or unreachable, not a bug of ours.
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+]);
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
+
+function isDependencyDown(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, driverError } = error as Error & { code?: string; driverError?: { code?: string } };
+  const sqlState = driverError?.code ?? code ?? '';
+  return (
+    UNAVAILABLE_ERRNO.has(sqlState) ||
+    UNAVAILABLE_SQLSTATE.test(sqlState) ||
+    /Connection terminated|timeout exceeded when trying to connect|canceling statement due to statement timeout/i.test(
+      error.message,
+    )
+  );
+}
+
+/**
+ * Turns anything thrown while handling a request into the contract's error body. Domain
+ * errors carry their code; framework errors map by status; anything else is logged with its
+ * stack and answered as a bare 500 (or a 503 when Postgres is unreachable).
+ */
+export function toErrorBody(
+  error: unknown,
+  requestId: string,
+  logger: Logger,
+): {
+  body: ErrorBody;
+  retryAfter?: number;
+} {
+  if (error instanceof DomainError) {
+    const body: ErrorBody = {
+      status: error.status,
+      message: error.message,
+      code: error.code,
+      request_id: requestId,
+    };
+    if (error.details.errors) body.errors = error.details.errors;
+    return { body, retryAfter: error.details.retryAfterSeconds };
+  }
+
+  const status =
+    error instanceof HttpException
+      ? error.getStatus()
+      : ((error as { statusCode?: number } | null)?.statusCode ?? 500);
+  if (status >= 400 && status < 500) {
+    const fastifyCode = (error as { code?: string }).code;
+    let code: ErrorCode | string = CODE_BY_STATUS[status] ?? 'bad_request';
+    let message = error instanceof Error ? error.message : ERRORS.bad_request.message;
+    if (status === 404 && error instanceof HttpException) {
+      code = 'route_not_found';
+      message = ERRORS.route_not_found.message;
+    } else if (status === 413) {
+      message = ERRORS.payload_too_large.message;
+    } else if (status === 415) {
+      message = ERRORS.unsupported_media_type.message;
+    } else if (fastifyCode === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      code = 'bad_request';
+    }
+    return { body: { status, message, code, request_id: requestId } };
+  }
+
+  if (isDependencyDown(error)) {
+    logger.warn(`Database unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    return {
+      body: { ...ERRORS.service_unavailable, code: 'service_unavailable', request_id: requestId },
+      retryAfter: 1,
+    };
+  }
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return {
+    body: { ...ERRORS.internal_error, code: 'internal_error', request_id: requestId },
+  };
+}
+
+export function sendError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  error: unknown,
+  logger: Logger,
+): void {
+  const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+  void reply.status(body.status).type('application/json; charset=utf-8').send(body);
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendError(
+      http.getResponse<FastifyReply>(),
+      http.getRequest<FastifyRequest>(),
+      error,
+      this.logger,
+    );
+  }
+}

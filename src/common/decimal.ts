@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
+/**
+ * An exact decimal amount as Postgres `numeric` returned it. It is never turned into a
+ * JavaScript float: {@link serializeJson} writes its digits into the JSON as a number.
+ */
+export class Decimal {
+  readonly text: string;
+
+  constructor(text: string) {
+    if (!DECIMAL_TEXT.test(text)) throw new TypeError(`Not a decimal: ${text}`);
+    this.text = normalize(text);
+  }
+
+  static of(text: string): Decimal;
+  static of(text: string | null | undefined): Decimal | null;
+  static of(text: string | null | undefined): Decimal | null {
+    return text === null || text === undefined ? null : new Decimal(text);
+  }
+
+  isPositive(): boolean {
+    return !this.text.startsWith('-') && /[1-9]/.test(this.text);
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+function normalize(text: string): string {
+  let out = text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+  out = out.replace(/^(-?)0+(?=\d)/, '$1');
+  return out === '-0' ? '0' : out;
+}
+
+const marker = `\uE000${randomBytes(6).toString('hex')}:`;
+const markerPattern = new RegExp(`"${marker}(-?[0-9.]+)"`, 'g');
+
+function replacer(_key: string, value: unknown): unknown {
+  return value instanceof Decimal ? marker + value.text : value;
+}
+
+/** JSON.stringify that writes {@link Decimal} values as exact JSON numbers. */
+export function serializeJson(value: unknown): string {
+  const json = JSON.stringify(value, replacer);
+  return json.includes(marker) ? json.replace(markerPattern, '$1') : json;
+}

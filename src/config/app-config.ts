@@ -1,0 +1,112 @@
+import { isAbsolute, resolve } from 'node:path';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface DatabaseConfig {
+  /** Postgres connection string; undefined means the embedded Postgres under `dataDir`. */
+  url: string | undefined;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface AppConfig {
+  production: boolean;
+  host: string;
+  port: number;
+  dataDir: string;
+  adminToken: string | undefined;
+  logLevel: LogLevel;
+  database: DatabaseConfig;
+  defaultRpmLimit: number;
+  /** Largest JSON request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** Largest `messages` value stored with a usage event, in bytes of JSON. */
+  messagesMaxBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  }
+}
+
+/**
+ * Reads and validates the environment once. Every problem is reported together, by
+ * variable name, so a bad deployment fails at boot with one readable message.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const production = env.NODE_ENV === 'production';
+
+  const url = read.string('DATABASE_URL');
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
+    read.problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
+  }
+  if (production && url === undefined) {
+    read.problems.push('DATABASE_URL is required when NODE_ENV=production');
+  }
+
+  const adminToken = read.string('ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) {
+    read.problems.push('ADMIN_TOKEN must be at least 16 characters long');
+  }
+
+  const dataDir = read.string('DATA_DIR') ?? '.data';
+  const config: AppConfig = {
+    production,
+    host: read.string('HOST') ?? '0.0.0.0',
+    port: read.int('PORT', 3000, 0, 65535),
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(process.cwd(), dataDir),
+    adminToken,
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
+    database: {
+      url,
+      poolSize: read.int('DB_POOL_SIZE', 4, 1, 100),
+      connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 5000, 100, 120_000),
+      statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
+      idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+    },
+    defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
+    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
+  };
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}

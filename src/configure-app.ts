@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { LogLevel } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyServerOptions } from 'fastify';
+import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { serializeJson } from './common/decimal.js';
+import { registerJsonParser } from './common/json-body.js';
+import { DtoValidationPipe } from './common/validation.pipe.js';
+import { LOG_LEVELS, type AppConfig } from './config/app-config.js';
+
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** Fastify's own options: body limit and the request id (the caller's `X-Request-Id` when sane). */
+export function fastifyOptions(config: AppConfig): FastifyServerOptions {
+  return {
+    bodyLimit: config.bodyLimitBytes,
+    logger: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  };
+}
+
+/** Nest's log levels from `LOG_LEVEL`: the level named and every more severe one. */
+export function logLevels(config: AppConfig): LogLevel[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as LogLevel[];
+}
+
+/** Everything about the HTTP surface, in one place: main.ts and every e2e test call it. */
+export function configureApp(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  registerJsonParser(fastify);
+  fastify.setReplySerializer((payload) => serializeJson(payload));
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+
+  app.setGlobalPrefix('api');
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalPipes(new DtoValidationPipe());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(app, openApiConfig());
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs/openapi.json',
+    yamlDocumentUrl: 'docs/openapi.yaml',
+  });
+}
+
+function openApiConfig() {
+  return new DocumentBuilder()
+    .setTitle('Swarms Guard')
+    .setVersion('1.0')
+    .setDescription(
+      [
+        'API-key guard and usage metering for an LLM API platform.',
+        '',
+        'Model servers call `POST /api/guard/auth` before each completion and `POST /api/guard/log-usage` after it, ' +
+          "with `SecretKey` (the calling service), `Authorization` (the end user's `sk-…` key, or `Bearer sk-…`) and " +
+          'optionally `Swarms-Organization` (the public_id of the organization to bill; its owner pays).',
+        '',
+        'Every error is JSON: `{"status", "message", "code", "request_id"}`, plus `errors` (per field) on ' +
+          '`validation_failed`. Every response carries `X-Request-Id`. Money is USD, exact, per million tokens for prices.',
+        '',
+        'Admin routes take `Authorization: Bearer <ADMIN_TOKEN>`; without `ADMIN_TOKEN` they answer 503 `admin_disabled`. ' +
+          'Unknown body fields are refused with 400; unknown ids answer 404.',
+      ].join('\n'),
+    )
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'SecretKey',
+        description: "The calling service's secret",
+      },
+      'SecretKey',
+    )
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description: "The end user's API key: `sk-…` or `Bearer sk-…`",
+      },
+      'ApiKey',
+    )
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
+    .build();
+}

@@ -1,0 +1,49 @@
+import type { DataSourceOptions } from 'typeorm';
+import { ApiKey } from '../auth/api-key.entity.js';
+import type { DatabaseConfig } from '../config/app-config.js';
+import { Model } from '../models/model.entity.js';
+import { OrganizationMember } from '../organizations/organization-member.entity.js';
+import { Organization } from '../organizations/organization.entity.js';
+import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { UsageEvent } from '../usage/usage-event.entity.js';
+import { MonthlySpend } from '../users/monthly-spend.entity.js';
+import { UserCredit } from '../users/user-credit.entity.js';
+import { User } from '../users/user.entity.js';
+import { CreateSchema1795700000000 } from './migrations/1795700000000-CreateSchema.js';
+
+export const ENTITIES = [
+  User,
+  UserCredit,
+  MonthlySpend,
+  Organization,
+  OrganizationMember,
+  ApiKey,
+  ServiceClient,
+  Model,
+  UsageEvent,
+];
+
+export const MIGRATIONS = [CreateSchema1795700000000];
+
+/** The one description of the database connection, shared by the app and the CLI scripts. */
+export function typeOrmOptions(database: DatabaseConfig, url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    applicationName: 'swarms-guard',
+    connectTimeoutMS: database.connectTimeoutMs,
+    extra: {
+      max: database.poolSize,
+      idleTimeoutMillis: database.idleTimeoutMs,
+      connectionTimeoutMillis: database.connectTimeoutMs,
+      statement_timeout: database.statementTimeoutMs,
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { Controller, Get, HttpCode } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Public } from '../common/access.js';
+import { DomainError } from '../common/error-codes.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+
+export class HealthResponseDto {
+  /** @example "ok" */
+  status: string;
+}
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The process is up. */
+  @Get('live')
+  @HttpCode(200)
+  @ApiOkResponse({ type: HealthResponseDto })
+  live(): HealthResponseDto {
+    return { status: 'ok' };
+  }
+
+  /** Postgres answers and every migration is applied; 503 otherwise. */
+  @Get('ready')
+  @HttpCode(200)
+  @ApiOkResponse({ type: HealthResponseDto })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
+  async ready(): Promise<HealthResponseDto> {
+    let pending: boolean;
+    try {
+      pending = await this.dataSource.showMigrations();
+    } catch {
+      throw new DomainError('service_unavailable', 'Database unreachable');
+    }
+    if (pending) throw new DomainError('service_unavailable', 'Database migrations are pending');
+    return { status: 'ok' };
+  }
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import { ConfigError, loadConfig } from './config/app-config.js';
+import { configureApp, fastifyOptions, logLevels } from './configure-app.js';
+import { DemoSeeder } from './demo/demo-seeder.service.js';
+import { demoCredentialsFile, publishDemoCredentials, resolveDatabase } from './local-setup.js';
+
+async function bootstrap(): Promise<void> {
+  const { config, url, embedded } = await resolveDatabase(loadConfig());
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config, url),
+    new FastifyAdapter(fastifyOptions(config)),
+    { logger: logLevels(config), bodyParser: false },
+  );
+  configureApp(app);
+  if (embedded) {
+    const close = app.close.bind(app);
+    app.close = async () => {
+      await close();
+      await embedded.stop();
+    };
+    if (!existsSync(demoCredentialsFile(config))) {
+      await publishDemoCredentials(config, await app.get(DemoSeeder).seed());
+    }
+  }
+  await app.listen(config.port, config.host);
+  new Logger('Bootstrap').log(
+    `Listening on http://localhost:${config.port} (API under /api, explorer at /docs)`,
+  );
+}
+
+bootstrap().catch((error: unknown) => {
+  const message =
+    error instanceof ConfigError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  process.stderr.write(`Failed to start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+
+/** A model the platform serves, with its price per million tokens in USD. */
+@Entity('models')
+export class Model {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'unique_name', type: 'text', unique: true })
+  uniqueName: string;
+
+  @Column({ type: 'boolean', default: true })
+  enabled: boolean;
+
+  @Column({ name: 'price_million_input', type: 'numeric' })
+  priceMillionInput: string;
+
+  @Column({ name: 'price_million_output', type: 'numeric' })
+  priceMillionOutput: string;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

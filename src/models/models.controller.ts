@@ -1,0 +1,35 @@
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../common/access.js';
+import { ValidationFailed } from '../common/error-codes.js';
+import { findUnstorableString } from '../common/validation.js';
+import { ModelResponseDto } from './dto/model-response.dto.js';
+import { PutModelDto } from './dto/put-model.dto.js';
+import { ModelsService } from './models.service.js';
+
+@ApiTags('admin: models')
+@AdminOnly()
+@Controller('admin/models')
+export class ModelsController {
+  constructor(private readonly models: ModelsService) {}
+
+  /** Creates a model or updates its prices (USD per million tokens). */
+  @Put(':unique_name')
+  put(
+    @Param('unique_name') uniqueName: string,
+    @Body() dto: PutModelDto,
+  ): Promise<ModelResponseDto> {
+    if (uniqueName.length > 200 || findUnstorableString(uniqueName, 'unique_name') !== null) {
+      throw new ValidationFailed([
+        { field: 'unique_name', message: 'must be 1 to 200 characters of storable text' },
+      ]);
+    }
+    return this.models.put(uniqueName, dto);
+  }
+
+  /** Every model with its prices, by name. */
+  @Get()
+  list(): Promise<ModelResponseDto[]> {
+    return this.models.list();
+  }
+}

@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Decimal } from '../common/decimal.js';
+import type { ModelResponseDto } from './dto/model-response.dto.js';
+import type { PutModelDto } from './dto/put-model.dto.js';
+
+interface ModelRow {
+  id: string;
+  unique_name: string;
+  enabled: boolean;
+  price_million_input: string;
+  price_million_output: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = `id, unique_name, enabled, price_million_input::text, price_million_output::text,
+  created_at, updated_at`;
+
+@Injectable()
+export class ModelsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Creates the model or replaces its prices (and `enabled`, when given), atomically. */
+  async put(uniqueName: string, dto: PutModelDto): Promise<ModelResponseDto> {
+    const [row]: ModelRow[] = await this.dataSource.query(
+      `INSERT INTO models (unique_name, enabled, price_million_input, price_million_output)
+       VALUES ($1, COALESCE($2::boolean, true), $3::numeric, $4::numeric)
+       ON CONFLICT (unique_name) DO UPDATE SET
+         enabled = COALESCE($2::boolean, models.enabled),
+         price_million_input = EXCLUDED.price_million_input,
+         price_million_output = EXCLUDED.price_million_output,
+         updated_at = now()
+       RETURNING ${COLUMNS}`,
+      [
+        uniqueName,
+        dto.enabled ?? null,
+        String(dto.price_million_input),
+        String(dto.price_million_output),
+      ],
+    );
+    return toResponse(row);
+  }
+
+  async list(): Promise<ModelResponseDto[]> {
+    const rows: ModelRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM models ORDER BY unique_name`,
+    );
+    return rows.map(toResponse);
+  }
+}
+
+function toResponse(row: ModelRow): ModelResponseDto {
+  return {
+    id: row.id,
+    unique_name: row.unique_name,
+    enabled: row.enabled,
+    price_million_input: new Decimal(row.price_million_input),
+    price_million_output: new Decimal(row.price_million_output),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}

@@ -1,0 +1,71 @@
+import { Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiKeyAuth, GuardedBody, Principal } from '../auth/api-key-auth.decorator.js';
+import type { GuardPrincipal } from '../auth/guard-principal.js';
+import { LastUsedRecorder } from '../auth/last-used.recorder.js';
+import { ValidationFailed } from '../common/error-codes.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { RecordUsageDto } from './dto/record-usage.dto.js';
+import { UsageResponseDto } from './dto/usage-response.dto.js';
+import { UsageService } from './usage.service.js';
+
+@ApiTags('guard')
+@Controller('guard')
+export class UsageController {
+  constructor(
+    private readonly usage: UsageService,
+    private readonly lastUsed: LastUsedRecorder,
+  ) {}
+
+  @Post('log-usage')
+  @HttpCode(201)
+  @ApiKeyAuth('usage', RecordUsageDto)
+  @ApiOperation({
+    summary: 'Record what a completion used, and charge the payer',
+    description:
+      'Called by a model server after each completion. The cost comes from the server price table; ' +
+      'the payer is debited in the same transaction as the insert, even into a negative balance. ' +
+      'A 201 means the row is committed. With `request_id` (or `Idempotency-Key`), a replay of the ' +
+      'same body answers the first response with `Idempotent-Replayed: true` and writes nothing; ' +
+      'the same id with another body is 422. A duplicate sent while the first is in flight waits ' +
+      'for it (up to 5 s, then 409 `idempotency_in_flight`).',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same as `request_id`.' })
+  @ApiCreatedResponse({ type: UsageResponseDto })
+  @ApiResponse({ status: 409, description: 'Same request still in flight', type: ErrorResponseDto })
+  @ApiResponse({
+    status: 422,
+    description: 'request_id reused with another body',
+    type: ErrorResponseDto,
+  })
+  async logUsage(
+    @Principal() principal: GuardPrincipal,
+    @GuardedBody() dto: RecordUsageDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    if (idempotencyKey !== undefined) {
+      const key = idempotencyKey.trim();
+      if (key.length < 1 || key.length > 255) {
+        throw new ValidationFailed([
+          { field: 'Idempotency-Key', message: 'must be between 1 and 255 characters' },
+        ]);
+      }
+      if (dto.request_id !== undefined && dto.request_id !== key) {
+        throw new ValidationFailed([
+          {
+            field: 'request_id',
+            message: 'must equal the Idempotency-Key header when both are sent',
+          },
+        ]);
+      }
+      dto.request_id = key;
+    }
+    const recorded = await this.usage.record(principal, dto);
+    this.lastUsed.recordUse(principal);
+    if (recorded.replayed) void reply.header('idempotent-replayed', 'true');
+    void reply.type('application/json; charset=utf-8');
+    return recorded.json;
+  }
+}

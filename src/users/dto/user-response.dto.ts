@@ -1,0 +1,32 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Decimal } from '../../common/decimal.js';
+
+/** A user's prepaid balance in USD. */
+export class CreditBalanceDto {
+  @ApiProperty({ type: 'number', example: 10 })
+  paid: Decimal;
+
+  @ApiProperty({ type: 'number', example: 5 })
+  free: Decimal;
+
+  free_expires_at: Date | null;
+
+  /** Unexpired free plus paid credit. */
+  @ApiProperty({ type: 'number', example: 15 })
+  remaining: Decimal;
+}
+
+export class CreditResponseDto {
+  credit: CreditBalanceDto;
+}
+
+export class UserResponseDto {
+  id: string;
+  email: string | null;
+  credit_plan: 'prepaid' | 'invoice';
+  /** Monthly limit in USD (invoice plan). */
+  @ApiProperty({ type: 'number', nullable: true, example: null })
+  credit_limit: Decimal | null;
+  credit: CreditBalanceDto;
+  created_at: Date;
+}

@@ -1,0 +1,17 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** What a payer was charged in one calendar month (UTC); kept in step with each usage insert. */
+@Entity('monthly_spend')
+export class MonthlySpend {
+  @PrimaryColumn({ name: 'user_id', type: 'uuid' })
+  userId: string;
+
+  @PrimaryColumn({ type: 'date' })
+  month: string;
+
+  @Column({ type: 'numeric', default: 0 })
+  amount: string;
+
+  @Column({ type: 'bigint', default: 0 })
+  requests: string;
+}

@@ -1,0 +1,46 @@
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import pg from 'pg';
+import { AppModule } from '../../src/app.module.js';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { configureApp, fastifyOptions } from '../../src/configure-app.js';
+import { createTestDatabase } from './database.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** Base URL of the listening service, e.g. http://127.0.0.1:41234 */
+  baseUrl: string;
+  /** A pool on the same database, for asserting what is stored. */
+  db: pg.Pool;
+  config: AppConfig;
+  close(): Promise<void>;
+}
+
+/** The whole service on a fresh database, listening on a free port, configured as main.ts does. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ ADMIN_TOKEN, ...env });
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.register(config, database.url)],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(
+    new FastifyAdapter(fastifyOptions(config)),
+    { bodyParser: false, logger: ['error', 'warn'] },
+  );
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const db = new pg.Pool({ connectionString: database.url, max: 4 });
+  return {
+    app,
+    baseUrl: await app.getUrl().then((url) => url.replace('[::1]', '127.0.0.1')),
+    db,
+    config,
+    close: async () => {
+      await db.end();
+      await app.close();
+      await database.drop();
+    },
+  };
+}
