@@ -32,8 +32,8 @@ export class AuthController {
     description: 'Rate limited; see Retry-After',
     type: ErrorResponseDto,
   })
-  authenticate(@Principal() principal: GuardPrincipal): AuthResponseDto {
-    this.lastUsed.recordUse(principal);
+  async authenticate(@Principal() principal: GuardPrincipal): Promise<AuthResponseDto> {
+    await this.lastUsed.recordUse(principal);
     return {
       status: 200,
       message: 'Success',

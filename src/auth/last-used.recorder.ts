@@ -6,9 +6,9 @@ import type { GuardPrincipal } from './guard-principal.js';
 const INTERVAL_MS = 60_000;
 
 /**
- * Keeps `last_used_at` of keys and service clients roughly current (to the minute) without
- * a write on every request: at most one UPDATE per row per minute from this process, off the
- * request's path.
+ * Keeps `last_used_at` of keys and service clients current to the minute without a write on
+ * every request: at most one UPDATE per row per minute from this process. The write finishes
+ * before the answer is sent, so a later refused request never races with it.
  */
 @Injectable()
 export class LastUsedRecorder {
@@ -18,18 +18,24 @@ export class LastUsedRecorder {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Called once a guard route has succeeded; a refused request leaves the database as it was. */
-  recordUse(principal: GuardPrincipal, now = Date.now()): void {
-    this.record('service_clients', principal.serviceClientId, now);
-    this.record('api_keys', principal.apiKeyId, now);
+  async recordUse(principal: GuardPrincipal, now = Date.now()): Promise<void> {
+    await Promise.all([
+      this.record('service_clients', principal.serviceClientId, now),
+      this.record('api_keys', principal.apiKeyId, now),
+    ]);
   }
 
-  private record(table: 'api_keys' | 'service_clients', id: string, now: number): void {
+  private async record(
+    table: 'api_keys' | 'service_clients',
+    id: string,
+    now: number,
+  ): Promise<void> {
     const key = `${table}:${id}`;
     const last = this.written.get(key);
     if (last !== undefined && now - last < INTERVAL_MS) return;
     if (this.written.size > 100_000) this.written.clear();
     this.written.set(key, now);
-    this.dataSource
+    await this.dataSource
       .query(`UPDATE ${table} SET last_used_at = now() WHERE id = $1`, [id])
       .catch((error: Error) => this.logger.warn(`last_used_at not updated: ${error.message}`));
   }

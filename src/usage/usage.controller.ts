@@ -63,7 +63,7 @@ export class UsageController {
       dto.request_id = key;
     }
     const recorded = await this.usage.record(principal, dto);
-    this.lastUsed.recordUse(principal);
+    await this.lastUsed.recordUse(principal);
     if (recorded.replayed) void reply.header('idempotent-replayed', 'true');
     void reply.type('application/json; charset=utf-8');
     return recorded.json;
