@@ -16,6 +16,8 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
   return {
     bodyLimit: config.bodyLimitBytes,
     logger: false,
+    // Model names of up to 200 characters, percent-encoded, fit in a path parameter.
+    routerOptions: { maxParamLength: 1000 },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -40,6 +40,7 @@ export const ERRORS = {
   conflict: { status: 409, message: 'Conflict' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   payload_too_large: { status: 413, message: 'Request body is too large' },
+  uri_too_long: { status: 414, message: 'Request URI is too long' },
   unsupported_media_type: {
     status: 415,
     message: 'Unsupported media type: send application/json',
