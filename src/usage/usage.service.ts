@@ -18,6 +18,14 @@ export interface RecordedUsage {
   replayed: boolean;
 }
 
+/**
+ * The cost of `tokens` at `pricePerMillion`, as a SQL expression: exact `numeric` arithmetic
+ * (multiplying by 0.000001 never rounds, where dividing by 1e6 could).
+ */
+export function tokenCostSql(tokens: string, pricePerMillion: string): string {
+  return `${tokens}::numeric * ${pricePerMillion} * 0.000001`;
+}
+
 const INSERT_SQL = `
 INSERT INTO usage_events (
   api_key_id, user_id, payer_user_id, organization_id, service_client_id, model_id, model,
@@ -33,8 +41,8 @@ SELECT $1, $2, $3, $4, $5, md.id, md.unique_name,
   $17::jsonb, $18, $19, $20
 FROM models md
 CROSS JOIN LATERAL (
-  SELECT $7::numeric * md.price_million_input * 0.000001 AS input,
-         $8::numeric * md.price_million_output * 0.000001 AS output
+  SELECT ${tokenCostSql('$7', 'md.price_million_input')} AS input,
+         ${tokenCostSql('$8', 'md.price_million_output')} AS output
 ) cost
 WHERE md.id = $6
 ON CONFLICT (api_key_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
