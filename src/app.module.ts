@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthCacheModule } from './auth-cache/auth-cache.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AccessGuard } from './common/access.guard.js';
 import type { AppConfig } from './config/app-config.js';
@@ -23,6 +25,8 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot(typeOrmOptions(config.database, databaseUrl)),
+        AuthCacheModule,
+        AuditModule,
         HealthModule,
         AuthModule,
         UsageModule,

@@ -318,8 +318,8 @@ describe('Admin API', () => {
     await http.admin('POST', '/service-clients', { name: 'hashed' });
     // SHA-256 digests: 32 bytes each, never the 67-character key or secret.
     const { rows } = await testApp.db.query(
-      `SELECT (SELECT array_agg(DISTINCT octet_length(key_hash)) FROM api_keys) AS keys,
-              (SELECT array_agg(DISTINCT octet_length(secret_hash)) FROM service_clients) AS secrets`,
+      `SELECT (SELECT array_agg(DISTINCT octet_length(key_hash)) FROM api_key_hashes) AS keys,
+              (SELECT array_agg(DISTINCT octet_length(secret_hash)) FROM service_client_secrets) AS secrets`,
     );
     expect(rows[0]).toEqual({ keys: [32], secrets: [32] });
   });

@@ -23,7 +23,12 @@ describe('start without DATABASE_URL', () => {
   });
 
   function start(): void {
-    const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    };
     for (const name of ['DATABASE_URL', 'ADMIN_TOKEN', 'NODE_OPTIONS', 'NODE_ENV'])
       delete env[name];
     output = '';
@@ -126,7 +131,7 @@ describe('start without DATABASE_URL', () => {
     );
     expect(auth.status).toBe(200);
     // The usage logged before the restart is still charged.
-    expect((await auth.json()).credit.remaining).toBe(9.99991);
+    expect(((await auth.json()) as any).credit.remaining).toBe(9.99991);
   });
 });
 

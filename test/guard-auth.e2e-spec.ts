@@ -320,19 +320,17 @@ describe('POST /api/guard/auth', () => {
 
   it('row 12: expired free credit does not count', async () => {
     const user = await createUser(http);
+    const expiresAt = Date.now() + 1500;
     await addCredit(http, user.id, {
       amount: 5,
       kind: 'free',
-      expires_at: new Date(Date.now() + 60_000).toISOString(),
+      expires_at: new Date(expiresAt).toISOString(),
     });
     const key = await createApiKey(http, user.id);
     const headers = { SecretKey: tenant.secretKey, Authorization: key.key };
     const ok = await http.post(AUTH, seedBody, headers);
     expect(ok.body.credit).toEqual({ plan: 'prepaid', remaining: 5 });
-    await testApp.db.query(
-      `UPDATE user_credits SET free_expires_at = now() - interval '1 second' WHERE user_id = $1`,
-      [user.id],
-    );
+    await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 50));
     await expectError(
       http.post(AUTH, seedBody, headers),
       402,

@@ -19,13 +19,17 @@ describe('service surface', () => {
   });
 
   it('is not ready while a migration is pending', async () => {
-    await testApp.db.query(`DELETE FROM migrations`);
+    const { rows } = await testApp.db.query(
+      `DELETE FROM migrations WHERE id = (SELECT max(id) FROM migrations) RETURNING *`,
+    );
     const ready = await http.request('GET', '/api/health/ready');
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ status: 503, code: 'service_unavailable' });
-    await testApp.db.query(
-      `INSERT INTO migrations (timestamp, name) VALUES (1795700000000, 'CreateSchema1795700000000')`,
-    );
+    await testApp.db.query(`INSERT INTO migrations (id, timestamp, name) VALUES ($1, $2, $3)`, [
+      rows[0].id,
+      rows[0].timestamp,
+      rows[0].name,
+    ]);
     expect((await http.request('GET', '/api/health/ready')).status).toBe(200);
   });
 
@@ -34,15 +38,20 @@ describe('service surface', () => {
     expect(status).toBe(200);
     expect(Object.keys(body.paths).sort()).toEqual([
       '/api/admin/api-keys',
+      '/api/admin/api-keys/import',
       '/api/admin/api-keys/{id}',
+      '/api/admin/api-keys/{id}/rotate',
+      '/api/admin/audit',
       '/api/admin/models',
       '/api/admin/models/{unique_name}',
       '/api/admin/organizations',
       '/api/admin/organizations/{id}',
       '/api/admin/organizations/{id}/members',
       '/api/admin/organizations/{id}/members/{userId}',
+      '/api/admin/organizations/{id}/transfer',
       '/api/admin/service-clients',
       '/api/admin/service-clients/{id}',
+      '/api/admin/service-clients/{id}/rotate',
       '/api/admin/users',
       '/api/admin/users/{id}',
       '/api/admin/users/{id}/credits',

@@ -6,6 +6,8 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 
+export type SpendPeriod = 'lifetime' | 'monthly';
+
 @Entity('api_keys')
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
@@ -17,19 +19,22 @@ export class ApiKey {
   @Column({ type: 'text' })
   name: string;
 
-  /** SHA-256 of the full key; the key itself is never stored. */
-  @Column({ name: 'key_hash', type: 'bytea', unique: true, select: false })
-  keyHash: Buffer;
-
   @Column({ type: 'text' })
   prefix: string;
 
   @Column({ type: 'text' })
   last4: string;
 
-  /** Lifetime spend cap of this key in USD; null means no cap. */
+  /** Spend cap of this key in USD, per `spendPeriod`; null means no cap. */
   @Column({ name: 'limit_credit_dollar', type: 'numeric', nullable: true })
   limitCreditDollar: string | null;
+
+  @Column({ name: 'spend_period', type: 'text', default: 'lifetime' })
+  spendPeriod: SpendPeriod;
+
+  /** Free-form labels of the key's owner (team, environment…). */
+  @Column({ type: 'jsonb', default: {} })
+  metadata: Record<string, unknown>;
 
   /** What this key has been charged so far, in USD. */
   @Column({ name: 'spent_dollar', type: 'numeric', default: 0 })
@@ -52,6 +57,9 @@ export class ApiKey {
 
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
+
+  @Column({ name: 'rotated_at', type: 'timestamptz', nullable: true })
+  rotatedAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

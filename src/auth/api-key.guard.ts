@@ -7,11 +7,17 @@ import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
 import { validateDto } from '../common/validation.js';
 import { isUuid } from '../common/uuid.js';
-import { runGuardChecks, type GuardRequest } from './guard-checks.js';
+import {
+  EMPTY_ROW,
+  runGuardChecks,
+  type GuardLookupRow,
+  type GuardRequest,
+} from './guard-checks.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import { GUARD_BODY, GUARD_MODE, type GuardMode, type GuardPrincipal } from './guard-principal.js';
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
-import { isWellFormedApiKey, parseAuthorization } from './secrets.js';
+import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
+import { AuthCache } from '../auth-cache/auth-cache.service.js';
 
 export interface GuardedRequest extends FastifyRequest {
   principal?: GuardPrincipal;
@@ -36,6 +42,7 @@ export class ApiKeyGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly rateLimiter: SlidingWindowRateLimiter,
     private readonly lookup: GuardLookupService,
+    private readonly cache: AuthCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -48,13 +55,16 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<GuardedRequest>();
 
     const apiKey = parseAuthorization(header(request, 'authorization'));
+    const secretKey = header(request, 'secretkey');
+    const apiKeyHash =
+      apiKey !== undefined && (await this.mayLookUp(apiKey)) ? hashSecret(apiKey) : null;
     const guardRequest: GuardRequest = {
       mode,
-      secretKey: header(request, 'secretkey'),
+      secretKey,
       apiKey,
-      apiKeyWellFormed: apiKey !== undefined && isWellFormedApiKey(apiKey),
+      apiKeyWellFormed: apiKeyHash !== null,
       organization: header(request, 'swarms-organization'),
-      model: undefined,
+      model: modelOf(request.body),
       bodyErrors: null,
     };
 
@@ -63,25 +73,42 @@ export class ApiKeyGuard implements CanActivate {
       guardRequest.bodyErrors = result.errors;
       if (result.value) request.guardedBody = result.value;
     }
-    guardRequest.model = modelOf(request.body);
 
-    const row = guardRequest.secretKey
-      ? await this.lookup.lookup({
-          secretHash: hashSecret(guardRequest.secretKey),
-          apiKeyHash: guardRequest.apiKeyWellFormed && apiKey ? hashSecret(apiKey) : null,
-          organizationPublicId:
-            guardRequest.organization && isUuid(guardRequest.organization)
-              ? guardRequest.organization
-              : null,
-          model: guardRequest.model ?? null,
-        })
-      : null;
+    let row: GuardLookupRow | null = null;
+    if (secretKey) {
+      const secretHash = hashSecret(secretKey);
+      // A malformed key is refused without asking Postgres; only the SecretKey decides
+      // which 401 answers, and a cached answer serves for that even while Postgres is down.
+      const cachedClient =
+        apiKey !== undefined && !apiKeyHash ? this.lookup.peekServiceClient(secretHash) : undefined;
+      row =
+        cachedClient !== undefined
+          ? { ...EMPTY_ROW, service_client_id: cachedClient }
+          : await this.lookup.lookup({
+              secretHash,
+              apiKeyHash,
+              organizationPublicId:
+                guardRequest.organization && isUuid(guardRequest.organization)
+                  ? guardRequest.organization
+                  : null,
+              model: guardRequest.model ?? null,
+            });
+    }
 
     const principal = runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) =>
       this.rateLimiter.hit(apiKeyId, rpmLimit ?? this.config.defaultRpmLimit),
     );
     request.principal = principal;
     return true;
+  }
+
+  /**
+   * Whether a key is worth a lookup: it passes its checksum, or it could be a legacy key
+   * imported from the old platform (no checksum) and such keys exist.
+   */
+  private async mayLookUp(key: string): Promise<boolean> {
+    if (isWellFormedApiKey(key)) return true;
+    return isPossibleLegacyKey(key) && (await this.cache.hasLegacyKeys());
   }
 }
 

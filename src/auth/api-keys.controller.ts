@@ -1,24 +1,47 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
-import { CreateApiKeyDto } from './dto/create-api-key.dto.js';
+import {
+  CreateApiKeyDto,
+  ImportApiKeyDto,
+  RotateApiKeyDto,
+  UpdateApiKeyDto,
+} from './dto/create-api-key.dto.js';
 import { ListApiKeysQueryDto } from './dto/list-api-keys.query.dto.js';
+
+const keyId = new UuidParamPipe('API key');
 
 @ApiTags('admin: api keys')
 @AdminOnly()
+@ApiNotFoundResponse({ description: 'Unknown key or user', type: ErrorResponseDto })
 @Controller('admin/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   /** Issues a key for a user. The answer holds the key: the only time it is shown. */
   @Post()
-  @ApiNotFoundResponse({ description: 'Unknown user', type: ErrorResponseDto })
-  create(@Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
-    return this.apiKeys.create(dto);
+  create(
+    @Actor() actor: AdminActor,
+    @Body() dto: CreateApiKeyDto,
+  ): Promise<CreatedApiKeyResponseDto> {
+    return this.apiKeys.create(actor, dto);
+  }
+
+  /**
+   * Registers a key issued by the old platform, so it keeps working. It is stored hashed and
+   * flagged legacy; while any legacy key exists, keys failing the checksum are looked up.
+   */
+  @Post('import')
+  import(
+    @Actor() actor: AdminActor,
+    @Body() dto: ImportApiKeyDto,
+  ): Promise<CreatedApiKeyResponseDto> {
+    return this.apiKeys.import(actor, dto);
   }
 
   /** Keys that are not deleted, oldest first (at most 1000), without secrets. */
@@ -27,12 +50,40 @@ export class ApiKeysController {
     return this.apiKeys.list(query.user_id);
   }
 
-  /** Deletes and revokes a key, effective on the next request. */
+  @Get(':id')
+  get(@Param('id', keyId) id: string): Promise<ApiKeyResponseDto> {
+    return this.apiKeys.get(id);
+  }
+
+  /** Changes name, spend cap and its period, allow-list, expiry, rate limit or metadata. */
+  @Patch(':id')
+  update(
+    @Actor() actor: AdminActor,
+    @Param('id', keyId) id: string,
+    @Body() dto: UpdateApiKeyDto,
+  ): Promise<ApiKeyResponseDto> {
+    return this.apiKeys.update(actor, id, dto);
+  }
+
+  /**
+   * A new secret for the key, keeping its id, settings and spend. The old secret works for
+   * `grace_seconds` more, then answers 401 `api_key_revoked`.
+   */
+  @Post(':id/rotate')
+  @HttpCode(200)
+  rotate(
+    @Actor() actor: AdminActor,
+    @Param('id', keyId) id: string,
+    @Body() dto: RotateApiKeyDto,
+  ): Promise<CreatedApiKeyResponseDto> {
+    return this.apiKeys.rotate(actor, id, dto);
+  }
+
+  /** Deletes and revokes a key, effective on the next request on every instance. */
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse()
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async delete(@Param('id', new UuidParamPipe('API key')) id: string): Promise<void> {
-    await this.apiKeys.delete(id);
+  async delete(@Actor() actor: AdminActor, @Param('id', keyId) id: string): Promise<void> {
+    await this.apiKeys.delete(actor, id);
   }
 }

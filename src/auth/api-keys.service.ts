@@ -1,81 +1,275 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AdminActor } from '../audit/admin-actor.js';
+import { AdminChanges } from '../audit/admin-changes.service.js';
 import { hashSecret } from '../common/crypto.js';
 import { Decimal } from '../common/decimal.js';
-import { NotFound, ValidationFailed } from '../common/error-codes.js';
-import { User } from '../users/user.entity.js';
-import { ApiKey } from './api-key.entity.js';
+import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import type { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
-import type { CreateApiKeyDto } from './dto/create-api-key.dto.js';
-import { displayParts, generateApiKey } from './secrets.js';
+import type {
+  ApiKeySettingsDto,
+  CreateApiKeyDto,
+  ImportApiKeyDto,
+  RotateApiKeyDto,
+  UpdateApiKeyDto,
+} from './dto/create-api-key.dto.js';
+import { displayParts, generateApiKey, isPossibleLegacyKey } from './secrets.js';
 
 const LIST_LIMIT = 1000;
+const METADATA_MAX_BYTES = 8192;
+const UNIQUE_VIOLATION = '23505';
 
+const KEY_SELECT = `
+SELECT k.id, k.user_id, k.name, k.prefix, k.last4,
+  EXISTS (SELECT 1 FROM api_key_hashes h WHERE h.api_key_id = k.id AND h.legacy AND h.valid_until IS NULL) AS legacy,
+  k.limit_credit_dollar::text, k.spend_period, k.spent_dollar::text,
+  COALESCE((SELECT amount FROM api_key_monthly_spend s
+            WHERE s.api_key_id = k.id AND s.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)::text
+    AS spent_this_month,
+  k.allowed_models, k.rpm_limit, k.metadata, k.expires_at, k.revoked_at, k.rotated_at,
+  (SELECT max(h.valid_until) FROM api_key_hashes h
+   WHERE h.api_key_id = k.id AND h.valid_until > now()) AS previous_key_valid_until,
+  k.last_used_at, k.created_at, k.updated_at
+FROM api_keys k`;
+
+type KeyRow = Omit<
+  ApiKeyResponseDto,
+  'limit_credit_dollar' | 'spent_dollar' | 'spent_this_month'
+> & {
+  limit_credit_dollar: string | null;
+  spent_dollar: string;
+  spent_this_month: string;
+};
+
+/**
+ * API keys: issue, import, read, update, rotate, revoke. Every change is one transaction with
+ * its audit row and a cache invalidation, so it holds on every instance within a second.
+ */
 @Injectable()
 export class ApiKeysService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly changes: AdminChanges,
+  ) {}
 
-  async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
-    if (dto.expires_at !== undefined && new Date(dto.expires_at).getTime() <= Date.now()) {
-      throw new ValidationFailed([{ field: 'expires_at', message: 'must be in the future' }]);
+  create(actor: AdminActor, dto: CreateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
+    return this.insert(actor, dto, generateApiKey(), false);
+  }
+
+  /** A key of the old platform, kept working as it is (hashed, flagged legacy). */
+  import(actor: AdminActor, dto: ImportApiKeyDto): Promise<CreatedApiKeyResponseDto> {
+    if (!isPossibleLegacyKey(dto.key)) {
+      throw new ValidationFailed([
+        { field: 'key', message: 'must be sk- followed by 8 to 250 printable characters' },
+      ]);
     }
-    if (!(await this.dataSource.getRepository(User).existsBy({ id: dto.user_id }))) {
-      throw new NotFound('User');
-    }
-    const key = generateApiKey();
-    const repository = this.dataSource.getRepository(ApiKey);
-    const saved = await repository.save(
-      repository.create({
-        userId: dto.user_id,
-        name: dto.name,
-        keyHash: hashSecret(key),
-        ...displayParts(key),
-        limitCreditDollar: dto.limit_credit_dollar == null ? null : String(dto.limit_credit_dollar),
-        allowedModels: dto.allowed_models ?? null,
-        rpmLimit: dto.rpm_limit ?? null,
-        expiresAt: dto.expires_at ? new Date(dto.expires_at) : null,
-      }),
-    );
-    const stored = await repository.findOneByOrFail({ id: saved.id });
-    return { ...toResponse(stored), key };
+    const { key, ...settings } = dto;
+    return this.insert(actor, settings, key, true);
   }
 
   async list(userId: string | undefined): Promise<ApiKeyResponseDto[]> {
-    const keys = await this.dataSource.getRepository(ApiKey).find({
-      where: { userId, deletedAt: IsNull() },
-      order: { createdAt: 'ASC', id: 'ASC' },
-      take: LIST_LIMIT,
-    });
-    return keys.map(toResponse);
+    const rows: KeyRow[] = await this.dataSource.query(
+      `${KEY_SELECT} WHERE k.deleted_at IS NULL AND ($1::uuid IS NULL OR k.user_id = $1)
+       ORDER BY k.created_at, k.id LIMIT ${LIST_LIMIT}`,
+      [userId ?? null],
+    );
+    return rows.map(toResponse);
   }
 
-  /** Revokes at once: the very next guard call with the key answers 401 `api_key_revoked`. */
-  async delete(id: string): Promise<void> {
-    const result = await this.dataSource
-      .getRepository(ApiKey)
-      .update(
-        { id, deletedAt: IsNull() },
-        { deletedAt: () => 'now()', revokedAt: () => 'COALESCE(revoked_at, now())' },
+  get(id: string, manager: EntityManager = this.dataSource.manager): Promise<ApiKeyResponseDto> {
+    return this.find(manager, id);
+  }
+
+  update(actor: AdminActor, id: string, dto: UpdateApiKeyDto): Promise<ApiKeyResponseDto> {
+    this.checkSettings(dto);
+    return this.changes.run(actor, async (change) => {
+      const before = await this.find(change.manager, id, true);
+      const assignments: string[] = [];
+      const params: unknown[] = [id];
+      const set = (column: string, value: unknown, cast = '') => {
+        params.push(value);
+        assignments.push(`${column} = $${params.length}${cast}`);
+      };
+      if (dto.name !== undefined) set('name', dto.name);
+      if (dto.limit_credit_dollar !== undefined)
+        set('limit_credit_dollar', numberText(dto.limit_credit_dollar), '::numeric');
+      if (dto.spend_period !== undefined) set('spend_period', dto.spend_period);
+      if (dto.allowed_models !== undefined) set('allowed_models', dto.allowed_models);
+      if (dto.expires_at !== undefined) set('expires_at', dto.expires_at, '::timestamptz');
+      if (dto.rpm_limit !== undefined) set('rpm_limit', dto.rpm_limit);
+      if (dto.metadata !== undefined) set('metadata', JSON.stringify(dto.metadata), '::jsonb');
+      if (assignments.length > 0) {
+        await change.manager.query(
+          `UPDATE api_keys SET ${assignments.join(', ')}, updated_at = now() WHERE id = $1`,
+          params,
+        );
+      }
+      const after = await this.find(change.manager, id);
+      await change.audit({
+        action: 'api_key.update',
+        targetType: 'api_key',
+        targetId: id,
+        before,
+        after,
+      });
+      await change.invalidate('key', 'keyspend');
+      return after;
+    });
+  }
+
+  /**
+   * A new secret for the same key: every setting, the spend and the usage history stay with
+   * it. The current secret keeps working for `grace_seconds`, then answers 401
+   * `api_key_revoked`. The key row is locked, so concurrent rotations and revocations
+   * serialise, and the database allows one current secret per key.
+   */
+  rotate(actor: AdminActor, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
+    return this.changes.run(actor, async (change) => {
+      const before = await this.find(change.manager, id, true);
+      await change.manager.query(
+        `UPDATE api_key_hashes
+         SET valid_until = LEAST(COALESCE(valid_until, 'infinity'), now() + make_interval(secs => $2))
+         WHERE api_key_id = $1 AND (valid_until IS NULL OR valid_until > now())`,
+        [id, dto.grace_seconds ?? 0],
       );
-    if (!result.affected) throw new NotFound('API key');
+      const key = generateApiKey();
+      await this.addHash(change.manager, id, key, false);
+      await change.manager.query(
+        `UPDATE api_keys SET prefix = $2, last4 = $3, rotated_at = now(), updated_at = now() WHERE id = $1`,
+        [id, displayParts(key).prefix, displayParts(key).last4],
+      );
+      const after = await this.find(change.manager, id);
+      await change.audit({
+        action: 'api_key.rotate',
+        targetType: 'api_key',
+        targetId: id,
+        before,
+        after,
+      });
+      await change.invalidate('key');
+      return { ...after, key };
+    });
+  }
+
+  /** Deletes and revokes at once: the next guard call with the key answers 401 `api_key_revoked`. */
+  async delete(actor: AdminActor, id: string): Promise<void> {
+    await this.changes.run(actor, async (change) => {
+      const before = await this.find(change.manager, id, true);
+      await change.manager.query(
+        `UPDATE api_keys SET deleted_at = now(), revoked_at = COALESCE(revoked_at, now()), updated_at = now()
+         WHERE id = $1`,
+        [id],
+      );
+      await change.audit({ action: 'api_key.delete', targetType: 'api_key', targetId: id, before });
+      await change.invalidate('key', 'keyspend');
+    });
+  }
+
+  private insert(
+    actor: AdminActor,
+    dto: CreateApiKeyDto,
+    key: string,
+    legacy: boolean,
+  ): Promise<CreatedApiKeyResponseDto> {
+    this.checkSettings(dto);
+    return this.changes.run(actor, async (change) => {
+      const [owner] = await change.manager.query('SELECT 1 FROM users WHERE id = $1', [
+        dto.user_id,
+      ]);
+      if (!owner) throw new NotFound('User');
+      const [{ id }]: { id: string }[] = await change.manager.query(
+        `INSERT INTO api_keys (user_id, name, prefix, last4, limit_credit_dollar, spend_period,
+           allowed_models, rpm_limit, expires_at, metadata)
+         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9::timestamptz, $10::jsonb)
+         RETURNING id`,
+        [
+          dto.user_id,
+          dto.name,
+          displayParts(key).prefix,
+          displayParts(key).last4,
+          numberText(dto.limit_credit_dollar),
+          dto.spend_period ?? 'lifetime',
+          dto.allowed_models ?? null,
+          dto.rpm_limit ?? null,
+          dto.expires_at ?? null,
+          JSON.stringify(dto.metadata ?? {}),
+        ],
+      );
+      await this.addHash(change.manager, id, key, legacy);
+      const after = await this.find(change.manager, id);
+      await change.audit({
+        action: legacy ? 'api_key.import' : 'api_key.create',
+        targetType: 'api_key',
+        targetId: id,
+        after,
+      });
+      // The key's hash may sit in the cache as unknown (someone tried it before it existed).
+      await change.invalidate(...(legacy ? (['key', 'legacy'] as const) : (['key'] as const)));
+      return { ...after, key };
+    });
+  }
+
+  private async addHash(
+    manager: EntityManager,
+    id: string,
+    key: string,
+    legacy: boolean,
+  ): Promise<void> {
+    try {
+      await manager.query(
+        `INSERT INTO api_key_hashes (key_hash, api_key_id, prefix, last4, legacy) VALUES ($1, $2, $3, $4, $5)`,
+        [hashSecret(key), id, displayParts(key).prefix, displayParts(key).last4, legacy],
+      );
+    } catch (error) {
+      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+        throw new DomainError('conflict', 'This key is already registered');
+      }
+      throw error;
+    }
+  }
+
+  /** The key, not deleted; with `lock`, its row stays locked until the transaction ends. */
+  private async find(manager: EntityManager, id: string, lock = false): Promise<ApiKeyResponseDto> {
+    if (lock) {
+      const [locked] = await manager.query(
+        'SELECT 1 FROM api_keys WHERE id = $1 AND deleted_at IS NULL FOR UPDATE',
+        [id],
+      );
+      if (!locked) throw new NotFound('API key');
+    }
+    const [row]: KeyRow[] = await manager.query(
+      `${KEY_SELECT} WHERE k.id = $1 AND k.deleted_at IS NULL`,
+      [id],
+    );
+    if (!row) throw new NotFound('API key');
+    return toResponse(row);
+  }
+
+  private checkSettings(dto: ApiKeySettingsDto): void {
+    if (dto.expires_at && new Date(dto.expires_at).getTime() <= Date.now()) {
+      throw new ValidationFailed([{ field: 'expires_at', message: 'must be in the future' }]);
+    }
+    if (
+      dto.metadata !== undefined &&
+      Buffer.byteLength(JSON.stringify(dto.metadata)) > METADATA_MAX_BYTES
+    ) {
+      throw new ValidationFailed([
+        { field: 'metadata', message: `must be at most ${METADATA_MAX_BYTES} bytes of JSON` },
+      ]);
+    }
   }
 }
 
-function toResponse(key: ApiKey): ApiKeyResponseDto {
+function toResponse(row: KeyRow): ApiKeyResponseDto {
   return {
-    id: key.id,
-    user_id: key.userId,
-    name: key.name,
-    prefix: key.prefix,
-    last4: key.last4,
-    limit_credit_dollar: Decimal.of(key.limitCreditDollar),
-    spent_dollar: new Decimal(key.spentDollar),
-    allowed_models: key.allowedModels,
-    rpm_limit: key.rpmLimit,
-    expires_at: key.expiresAt,
-    revoked_at: key.revokedAt,
-    last_used_at: key.lastUsedAt,
-    created_at: key.createdAt,
+    ...row,
+    limit_credit_dollar: Decimal.of(row.limit_credit_dollar),
+    spent_dollar: new Decimal(row.spent_dollar),
+    spent_this_month: new Decimal(row.spent_this_month),
   };
+}
+
+function numberText(value: number | null | undefined): string | null {
+  return value === undefined || value === null ? null : String(value);
 }

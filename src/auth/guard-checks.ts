@@ -18,6 +18,8 @@ export interface GuardLookupRow {
   organization_id: string | null;
   organization_public_id: string | null;
   is_member: boolean | null;
+  /** The owner, or a member whose role is in the organization's spend roles. */
+  may_spend: boolean | null;
   model_id: string | null;
   model_name: string | null;
   model_enabled: boolean | null;
@@ -27,6 +29,29 @@ export interface GuardLookupRow {
   remaining: string | null;
   has_credit: boolean | null;
 }
+
+/** A row where nothing was found. */
+export const EMPTY_ROW: Readonly<GuardLookupRow> = Object.freeze({
+  service_client_id: null,
+  api_key_id: null,
+  api_key_user_id: null,
+  api_key_revoked: null,
+  api_key_expired: null,
+  api_key_over_cap: null,
+  allowed_models: null,
+  rpm_limit: null,
+  organization_id: null,
+  organization_public_id: null,
+  is_member: null,
+  may_spend: null,
+  model_id: null,
+  model_name: null,
+  model_enabled: null,
+  payer_id: null,
+  credit_plan: null,
+  remaining: null,
+  has_credit: null,
+});
 
 export interface GuardRequest {
   mode: GuardMode;
@@ -72,6 +97,7 @@ export function runGuardChecks(
       throw new DomainError('organization_not_found');
     }
     if (!row.is_member) throw new DomainError('not_organization_member');
+    if (!row.may_spend) throw new DomainError('organization_spend_not_allowed');
     organization = { id: row.organization_id, publicId: row.organization_public_id };
   }
 

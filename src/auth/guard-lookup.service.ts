@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { GuardLookupRow } from './guard-checks.js';
+import { AuthCache } from '../auth-cache/auth-cache.service.js';
+import type { CreditPlan } from '../users/user.entity.js';
+import { EMPTY_ROW, type GuardLookupRow } from './guard-checks.js';
 
 export interface GuardLookupParams {
   secretHash: Buffer;
@@ -12,55 +14,131 @@ export interface GuardLookupParams {
   model: string | null;
 }
 
-/**
- * Everything the check table needs, in one statement: the service client, the key, the
- * organization and membership, the model, and the payer's credit for this calendar month.
- */
+const CURRENT_MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
+
+// A key or secret hash opens its key or client while the hash is current or within its grace.
+const SECRET_SQL = `
+  SELECT c.id, (extract(epoch FROM s.valid_until) * 1000)::float8 AS changes_at
+  FROM service_client_secrets s JOIN service_clients c ON c.id = s.service_client_id
+  WHERE s.secret_hash = $1 AND c.revoked_at IS NULL AND (s.valid_until IS NULL OR s.valid_until > now())`;
+
+const KEY_SQL = `
+  SELECT k.id, k.user_id, k.allowed_models, k.rpm_limit,
+    (k.revoked_at IS NOT NULL AND k.revoked_at <= now())
+      OR (h.valid_until IS NOT NULL AND h.valid_until <= now()) AS revoked,
+    (k.expires_at IS NOT NULL AND k.expires_at <= now()) AS expired,
+    (extract(epoch FROM LEAST(CASE WHEN h.valid_until > now() THEN h.valid_until END,
+                              CASE WHEN k.expires_at > now() THEN k.expires_at END)) * 1000)::float8
+      AS changes_at
+  FROM api_key_hashes h JOIN api_keys k ON k.id = h.api_key_id
+  WHERE h.key_hash = $1`;
+
+const PAYER_SQL = `
+  SELECT u.credit_plan, credit.remaining::text,
+    CASE WHEN u.credit_plan = 'invoice' AND u.credit_limit IS NULL THEN true
+         ELSE credit.remaining > 0 END AS has_credit,
+    (extract(epoch FROM CASE WHEN c.free > 0 AND c.free_expires_at > now() THEN c.free_expires_at END) * 1000)::float8
+      AS free_expires_at
+  FROM users u
+  LEFT JOIN user_credits c ON c.user_id = u.id
+  LEFT JOIN monthly_spend ms ON ms.user_id = u.id AND ms.month = ${CURRENT_MONTH}
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN u.credit_plan = 'prepaid'
+      THEN COALESCE(c.paid, 0)
+         + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN COALESCE(c.free, 0) ELSE 0 END
+      ELSE u.credit_limit - COALESCE(ms.amount, 0)
+    END AS remaining
+  ) credit
+  WHERE u.id = $1`;
+
+const KEY_SPEND_SQL = `
+  SELECT k.limit_credit_dollar IS NOT NULL
+    AND CASE WHEN k.spend_period = 'monthly' THEN COALESCE(kms.amount, 0) ELSE k.spent_dollar END
+        >= k.limit_credit_dollar AS over_cap
+  FROM api_keys k
+  LEFT JOIN api_key_monthly_spend kms ON kms.api_key_id = k.id AND kms.month = ${CURRENT_MONTH}
+  WHERE k.id = $1`;
+
+/** Everything the check table needs, in one statement: the path when nothing is cached. */
 const LOOKUP_SQL = `
 SELECT
   sc.id AS service_client_id,
   k.id AS api_key_id,
   k.user_id AS api_key_user_id,
-  (k.revoked_at IS NOT NULL AND k.revoked_at <= now()) AS api_key_revoked,
-  (k.expires_at IS NOT NULL AND k.expires_at <= now()) AS api_key_expired,
-  (k.limit_credit_dollar IS NOT NULL AND k.spent_dollar >= k.limit_credit_dollar) AS api_key_over_cap,
+  k.revoked AS api_key_revoked,
+  k.expired AS api_key_expired,
+  ks.over_cap AS api_key_over_cap,
   k.allowed_models,
   k.rpm_limit,
   o.id AS organization_id,
   o.public_id AS organization_public_id,
   (o.owner_user_id = k.user_id OR m.id IS NOT NULL) AS is_member,
+  (o.owner_user_id = k.user_id OR m.role = ANY (o.spend_roles)) AS may_spend,
   md.id AS model_id,
   md.unique_name AS model_name,
   md.enabled AS model_enabled,
-  u.id AS payer_id,
-  u.credit_plan,
-  credit.remaining,
-  CASE WHEN u.credit_plan = 'invoice' AND u.credit_limit IS NULL THEN true
-       ELSE credit.remaining > 0 END AS has_credit
+  COALESCE(o.owner_user_id, k.user_id) AS payer_id,
+  p.credit_plan,
+  p.remaining,
+  p.has_credit
 FROM (SELECT 1) AS one
-LEFT JOIN service_clients sc ON sc.secret_hash = $1 AND sc.revoked_at IS NULL
-LEFT JOIN api_keys k ON k.key_hash = $2 AND sc.id IS NOT NULL
+LEFT JOIN LATERAL (${SECRET_SQL}) sc ON true
+LEFT JOIN LATERAL (${KEY_SQL.replace('$1', '$2')}) k ON sc.id IS NOT NULL
 LEFT JOIN organizations o ON o.public_id = $3::uuid AND k.id IS NOT NULL
 LEFT JOIN organization_members m
   ON m.organization_id = o.id AND m.user_id = k.user_id AND m.removed_at IS NULL
 LEFT JOIN models md ON md.unique_name = $4 AND k.id IS NOT NULL
-LEFT JOIN users u ON u.id = COALESCE(o.owner_user_id, k.user_id)
-LEFT JOIN user_credits c ON c.user_id = u.id
-LEFT JOIN monthly_spend ms
-  ON ms.user_id = u.id AND ms.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
-LEFT JOIN LATERAL (
-  SELECT CASE WHEN u.credit_plan = 'prepaid'
-    THEN COALESCE(c.paid, 0)
-       + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN COALESCE(c.free, 0) ELSE 0 END
-    ELSE u.credit_limit - COALESCE(ms.amount, 0)
-  END AS remaining
-) credit ON true`;
+LEFT JOIN LATERAL (${PAYER_SQL.replace('$1', 'COALESCE(o.owner_user_id, k.user_id)')}) p ON k.id IS NOT NULL
+LEFT JOIN LATERAL (${KEY_SPEND_SQL.replace('$1', 'k.id')}) ks ON k.id IS NOT NULL`;
 
+interface CachedKey {
+  id: string;
+  userId: string;
+  allowedModels: string[] | null;
+  rpmLimit: number | null;
+  revoked: boolean;
+  expired: boolean;
+}
+
+interface CachedOrganization {
+  id: string;
+  publicId: string;
+  ownerUserId: string;
+  spendRoles: string[];
+}
+
+interface CachedPayer {
+  plan: CreditPlan;
+  remaining: string | null;
+  hasCredit: boolean;
+}
+
+function nextMonthStart(now = new Date()): number {
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+}
+
+/**
+ * Resolves the guard headers: from the {@link AuthCache} when it is trusted (no Postgres round
+ * trip for known keys), else with the single statement above.
+ */
 @Injectable()
 export class GuardLookupService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cache: AuthCache,
+  ) {}
 
   async lookup(params: GuardLookupParams): Promise<GuardLookupRow> {
+    if (!this.cache.trusted) return this.lookupInPostgres(params);
+    return this.lookupCached(params);
+  }
+
+  /** The service client of a secret, from the cache even when untrusted (refusals only). */
+  peekServiceClient(secretHash: Buffer): string | null | undefined {
+    return this.cache.peek<string | null>('secret', secretHash.toString('hex'));
+  }
+
+  async lookupInPostgres(params: GuardLookupParams): Promise<GuardLookupRow> {
     const rows: GuardLookupRow[] = await this.dataSource.query(LOOKUP_SQL, [
       params.secretHash,
       params.apiKeyHash,
@@ -68,5 +146,124 @@ export class GuardLookupService {
       params.model,
     ]);
     return rows[0];
+  }
+
+  private async lookupCached(params: GuardLookupParams): Promise<GuardLookupRow> {
+    const row: GuardLookupRow = { ...EMPTY_ROW };
+    row.service_client_id = await this.cache.get(
+      'secret',
+      params.secretHash.toString('hex'),
+      async () => {
+        const [found]: { id: string; changes_at: number | null }[] = await this.dataSource.query(
+          SECRET_SQL,
+          [params.secretHash],
+        );
+        return { value: found?.id ?? null, validUntil: found?.changes_at ?? Infinity };
+      },
+    );
+    if (!row.service_client_id || !params.apiKeyHash) return row;
+
+    const key = await this.cache.get('key', params.apiKeyHash.toString('hex'), async () => {
+      const [found]: (Record<string, unknown> & { changes_at: number | null })[] =
+        await this.dataSource.query(KEY_SQL, [params.apiKeyHash]);
+      const value: CachedKey | null = found
+        ? {
+            id: found.id as string,
+            userId: found.user_id as string,
+            allowedModels: found.allowed_models as string[] | null,
+            rpmLimit: found.rpm_limit as number | null,
+            revoked: found.revoked as boolean,
+            expired: found.expired as boolean,
+          }
+        : null;
+      // A grace period or an expiry ending changes the answer without any notification.
+      return { value, validUntil: found?.changes_at ?? Infinity };
+    });
+    if (!key) return row;
+    Object.assign(row, {
+      api_key_id: key.id,
+      api_key_user_id: key.userId,
+      api_key_revoked: key.revoked,
+      api_key_expired: key.expired,
+      allowed_models: key.allowedModels,
+      rpm_limit: key.rpmLimit,
+    });
+
+    let payerId = key.userId;
+    if (params.organizationPublicId) {
+      const organization = await this.cache.get('org', params.organizationPublicId, async () => {
+        const [found]: CachedOrganization[] = await this.dataSource.query(
+          `SELECT id, public_id AS "publicId", owner_user_id AS "ownerUserId", spend_roles AS "spendRoles"
+           FROM organizations WHERE public_id = $1`,
+          [params.organizationPublicId],
+        );
+        return { value: found ?? null };
+      });
+      if (organization) {
+        row.organization_id = organization.id;
+        row.organization_public_id = organization.publicId;
+        payerId = organization.ownerUserId;
+        if (organization.ownerUserId === key.userId) {
+          row.is_member = true;
+          row.may_spend = true;
+        } else {
+          const role = await this.cache.get(
+            'member',
+            `${organization.id}:${key.userId}`,
+            async () => {
+              const [found]: { role: string }[] = await this.dataSource.query(
+                `SELECT role FROM organization_members
+               WHERE organization_id = $1 AND user_id = $2 AND removed_at IS NULL`,
+                [organization.id, key.userId],
+              );
+              return { value: found?.role ?? null };
+            },
+          );
+          row.is_member = role !== null;
+          row.may_spend = role !== null && organization.spendRoles.includes(role);
+        }
+      }
+    }
+
+    if (params.model) {
+      const model = await this.cache.get('model', params.model, async () => {
+        const [found]: { id: string; enabled: boolean }[] = await this.dataSource.query(
+          'SELECT id, enabled FROM models WHERE unique_name = $1',
+          [params.model],
+        );
+        return { value: found ?? null };
+      });
+      if (model) {
+        row.model_id = model.id;
+        row.model_name = params.model;
+        row.model_enabled = model.enabled;
+      }
+    }
+
+    const payer = await this.cache.get('payer', payerId, async () => {
+      const [found]: {
+        credit_plan: CreditPlan;
+        remaining: string | null;
+        has_credit: boolean;
+        free_expires_at: number | null;
+      }[] = await this.dataSource.query(PAYER_SQL, [payerId]);
+      const value: CachedPayer = {
+        plan: found.credit_plan,
+        remaining: found.remaining,
+        hasCredit: found.has_credit,
+      };
+      // Free credit expiring, or a new month of invoice spend, changes the standing by itself.
+      return { value, validUntil: Math.min(found.free_expires_at ?? Infinity, nextMonthStart()) };
+    });
+    row.payer_id = payerId;
+    row.credit_plan = payer.plan;
+    row.remaining = payer.remaining;
+    row.has_credit = payer.hasCredit;
+
+    row.api_key_over_cap = await this.cache.get('keyspend', key.id, async () => {
+      const [found]: { over_cap: boolean }[] = await this.dataSource.query(KEY_SPEND_SQL, [key.id]);
+      return { value: found?.over_cap ?? false, validUntil: nextMonthStart() };
+    });
+    return row;
   }
 }

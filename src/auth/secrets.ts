@@ -24,6 +24,14 @@ export function isWellFormedApiKey(key: string): boolean {
   return checksum(body.slice(0, RANDOM_HEX)) === body.slice(RANDOM_HEX);
 }
 
+// Keys of the old platform: `sk-` and printable characters, without a checksum.
+const LEGACY_KEY_PATTERN = /^sk-[\x21-\x7e]{8,250}$/;
+
+/** Could be a key imported from the old platform (shape only; they carry no checksum). */
+export function isPossibleLegacyKey(key: string): boolean {
+  return LEGACY_KEY_PATTERN.test(key);
+}
+
 /** A service client's secret: `ss-` and 64 lowercase hex characters (256 bits). */
 export function generateServiceSecret(): string {
   return `ss-${randomBytes(32).toString('hex')}`;

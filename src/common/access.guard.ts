@@ -1,10 +1,10 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { ACCESS, type Access } from './access.js';
-import { safeEqual } from './crypto.js';
+import { hashSecret, safeEqual } from './crypto.js';
+import type { AdminRequest } from '../audit/admin-actor.js';
 import { DomainError } from './error-codes.js';
 
 /**
@@ -14,10 +14,17 @@ import { DomainError } from './error-codes.js';
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
+  private readonly actorName: string;
+
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    const fingerprint = hashSecret(config.adminToken ?? '')
+      .toString('hex')
+      .slice(0, 8);
+    this.actorName = `admin-token:${fingerprint}`;
+  }
 
   canActivate(context: ExecutionContext): boolean {
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [
@@ -28,11 +35,12 @@ export class AccessGuard implements CanActivate {
     if (access !== 'admin') throw new DomainError('forbidden');
 
     if (this.config.adminToken === undefined) throw new DomainError('admin_disabled');
-    const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
-    const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
+    const request = context.switchToHttp().getRequest<AdminRequest>();
+    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
     if (!match || !safeEqual(match[1].trim(), this.config.adminToken)) {
       throw new DomainError('admin_unauthorized');
     }
+    request.adminActor = this.actorName;
     return true;
   }
 }

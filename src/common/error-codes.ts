@@ -14,6 +14,10 @@ export const ERRORS = {
   invalid_organization_id: { status: 400, message: 'Invalid organization id' },
   organization_not_found: { status: 404, message: 'Organization not found' },
   not_organization_member: { status: 403, message: 'User is not part of the organization' },
+  organization_spend_not_allowed: {
+    status: 403,
+    message: "The user's role in the organization may not spend through it",
+  },
   model_not_found: { status: 404, message: 'Model not found' },
   model_not_allowed: { status: 403, message: 'Model not allowed for this API key' },
   rate_limited: { status: 429, message: 'Too Many Requests. Please try again later.' },

@@ -21,6 +21,14 @@ export interface AppConfig {
   logLevel: LogLevel;
   database: DatabaseConfig;
   defaultRpmLimit: number;
+  authCache: {
+    /** Off: every guard request reads Postgres (one statement), as a baseline. */
+    enabled: boolean;
+    /** Longest an entry is trusted without an invalidation, as a safety net. */
+    ttlMs: number;
+    /** Entries per kind (keys, secrets, organizations…) before that kind is emptied. */
+    maxEntries: number;
+  };
   /** Largest JSON request body accepted, in bytes. */
   bodyLimitBytes: number;
   /** Largest `messages` value stored with a usage event, in bytes of JSON. */
@@ -103,6 +111,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
+    authCache: {
+      enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',
+      ttlMs: read.int('AUTH_CACHE_TTL_MS', 60_000, 100, 3_600_000),
+      maxEntries: read.int('AUTH_CACHE_MAX_ENTRIES', 100_000, 100, 10_000_000),
+    },
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
   };

@@ -1,15 +1,20 @@
 import type { DataSourceOptions } from 'typeorm';
+import { ApiKeyHash } from '../auth/api-key-hash.entity.js';
+import { ApiKeyMonthlySpend } from '../auth/api-key-monthly-spend.entity.js';
 import { ApiKey } from '../auth/api-key.entity.js';
+import { AuditEntry } from '../audit/audit-entry.entity.js';
 import type { DatabaseConfig } from '../config/app-config.js';
 import { Model } from '../models/model.entity.js';
 import { OrganizationMember } from '../organizations/organization-member.entity.js';
 import { Organization } from '../organizations/organization.entity.js';
+import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
 import { MonthlySpend } from '../users/monthly-spend.entity.js';
 import { UserCredit } from '../users/user-credit.entity.js';
 import { User } from '../users/user.entity.js';
 import { CreateSchema1795700000000 } from './migrations/1795700000000-CreateSchema.js';
+import { AddKeyLifecycle1795710000000 } from './migrations/1795710000000-AddKeyLifecycle.js';
 
 export const ENTITIES = [
   User,
@@ -18,12 +23,16 @@ export const ENTITIES = [
   Organization,
   OrganizationMember,
   ApiKey,
+  ApiKeyHash,
+  ApiKeyMonthlySpend,
   ServiceClient,
+  ServiceClientSecret,
   Model,
   UsageEvent,
+  AuditEntry,
 ];
 
-export const MIGRATIONS = [CreateSchema1795700000000];
+export const MIGRATIONS = [CreateSchema1795700000000, AddKeyLifecycle1795710000000];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
 export function typeOrmOptions(database: DatabaseConfig, url: string): DataSourceOptions {

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { AdminActor } from '../audit/admin-actor.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
@@ -27,6 +28,7 @@ export interface DemoCredentials {
 }
 
 const FREE_CREDIT_DAYS = 365;
+const SEEDER: AdminActor = { name: 'demo-seed', requestId: 'demo-seed' };
 
 /** A working demo: prices, a user with free credit, an organization, a service client and a key. */
 @Injectable()
@@ -42,20 +44,24 @@ export class DemoSeeder {
 
   async seed(): Promise<DemoCredentials> {
     for (const price of DEMO_PRICES) {
-      await this.models.put(price.model, {
+      await this.models.put(SEEDER, price.model, {
         price_million_input: price.input,
         price_million_output: price.output,
       });
     }
-    const user = await this.users.create({ credit_plan: 'prepaid' });
+    const user = await this.users.create(SEEDER, { credit_plan: 'prepaid' });
     const expiresAt = new Date(Date.now() + FREE_CREDIT_DAYS * 86_400_000).toISOString();
-    await this.users.addCredit(user.id, { amount: 10, kind: 'free', expires_at: expiresAt });
-    const organization = await this.organizations.create({
+    await this.users.addCredit(SEEDER, user.id, {
+      amount: 10,
+      kind: 'free',
+      expires_at: expiresAt,
+    });
+    const organization = await this.organizations.create(SEEDER, {
       name: 'Demo Organization',
       owner_user_id: user.id,
     });
-    const client = await this.serviceClients.create({ name: 'demo-model-server' });
-    const key = await this.apiKeys.create({ user_id: user.id, name: 'demo' });
+    const client = await this.serviceClients.create(SEEDER, { name: 'demo-model-server' });
+    const key = await this.apiKeys.create(SEEDER, { user_id: user.id, name: 'demo' });
     return {
       api_key: key.key,
       secret_key: client.secret_key,

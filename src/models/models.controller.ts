@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { ValidationFailed } from '../common/error-codes.js';
 import { findUnstorableString } from '../common/validation.js';
@@ -16,6 +17,7 @@ export class ModelsController {
   /** Creates a model or updates its prices (USD per million tokens). */
   @Put(':unique_name')
   put(
+    @Actor() actor: AdminActor,
     @Param('unique_name') uniqueName: string,
     @Body() dto: PutModelDto,
   ): Promise<ModelResponseDto> {
@@ -24,7 +26,7 @@ export class ModelsController {
         { field: 'unique_name', message: 'must be 1 to 200 characters of storable text' },
       ]);
     }
-    return this.models.put(uniqueName, dto);
+    return this.models.put(actor, uniqueName, dto);
   }
 
   /** Every model with its prices, by name. */

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { AdminActor } from '../audit/admin-actor.js';
+import { AdminChanges } from '../audit/admin-changes.service.js';
 import { Decimal } from '../common/decimal.js';
 import type { ModelResponseDto } from './dto/model-response.dto.js';
 import type { PutModelDto } from './dto/put-model.dto.js';
@@ -20,12 +22,20 @@ const COLUMNS = `id, unique_name, enabled, price_million_input::text, price_mill
 
 @Injectable()
 export class ModelsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly changes: AdminChanges,
+  ) {}
 
   /** Creates the model or replaces its prices (and `enabled`, when given), atomically. */
-  async put(uniqueName: string, dto: PutModelDto): Promise<ModelResponseDto> {
-    const [row]: ModelRow[] = await this.dataSource.query(
-      `INSERT INTO models (unique_name, enabled, price_million_input, price_million_output)
+  put(actor: AdminActor, uniqueName: string, dto: PutModelDto): Promise<ModelResponseDto> {
+    return this.changes.run(actor, async (change) => {
+      const [previous]: ModelRow[] = await change.manager.query(
+        `SELECT ${COLUMNS} FROM models WHERE unique_name = $1 FOR UPDATE`,
+        [uniqueName],
+      );
+      const [row]: ModelRow[] = await change.manager.query(
+        `INSERT INTO models (unique_name, enabled, price_million_input, price_million_output)
        VALUES ($1, COALESCE($2::boolean, true), $3::numeric, $4::numeric)
        ON CONFLICT (unique_name) DO UPDATE SET
          enabled = COALESCE($2::boolean, models.enabled),
@@ -33,14 +43,24 @@ export class ModelsService {
          price_million_output = EXCLUDED.price_million_output,
          updated_at = now()
        RETURNING ${COLUMNS}`,
-      [
-        uniqueName,
-        dto.enabled ?? null,
-        String(dto.price_million_input),
-        String(dto.price_million_output),
-      ],
-    );
-    return toResponse(row);
+        [
+          uniqueName,
+          dto.enabled ?? null,
+          String(dto.price_million_input),
+          String(dto.price_million_output),
+        ],
+      );
+      const after = toResponse(row);
+      await change.audit({
+        action: previous ? 'model.update' : 'model.create',
+        targetType: 'model',
+        targetId: uniqueName,
+        before: previous ? toResponse(previous) : undefined,
+        after,
+      });
+      await change.invalidate('model');
+      return after;
+    });
   }
 
   async list(): Promise<ModelResponseDto[]> {

@@ -9,10 +9,6 @@ export class ServiceClient {
   @Column({ type: 'text' })
   name: string;
 
-  /** SHA-256 of the secret; the secret itself is never stored. */
-  @Column({ name: 'secret_hash', type: 'bytea', unique: true, select: false })
-  secretHash: Buffer;
-
   @Column({ type: 'text' })
   prefix: string;
 
@@ -24,4 +20,7 @@ export class ServiceClient {
 
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
+
+  @Column({ name: 'rotated_at', type: 'timestamptz', nullable: true })
+  rotatedAt: Date | null;
 }

@@ -1,25 +1,33 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiNoContentResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { CreateServiceClientDto } from './dto/create-service-client.dto.js';
+import { RotateSecretDto } from './dto/rotate-secret.dto.js';
 import {
   CreatedServiceClientResponseDto,
   ServiceClientResponseDto,
 } from './dto/service-client-response.dto.js';
 import { ServiceClientsService } from './service-clients.service.js';
 
+const clientId = new UuidParamPipe('Service client');
+
 @ApiTags('admin: service clients')
 @AdminOnly()
+@ApiNotFoundResponse({ description: 'Unknown or revoked service client', type: ErrorResponseDto })
 @Controller('admin/service-clients')
 export class ServiceClientsController {
   constructor(private readonly clients: ServiceClientsService) {}
 
   /** Registers a calling service. The answer holds its `SecretKey`: the only time it is shown. */
   @Post()
-  create(@Body() dto: CreateServiceClientDto): Promise<CreatedServiceClientResponseDto> {
-    return this.clients.create(dto);
+  create(
+    @Actor() actor: AdminActor,
+    @Body() dto: CreateServiceClientDto,
+  ): Promise<CreatedServiceClientResponseDto> {
+    return this.clients.create(actor, dto);
   }
 
   /** All service clients, revoked ones included, without secrets. */
@@ -28,12 +36,28 @@ export class ServiceClientsController {
     return this.clients.list();
   }
 
-  /** Revokes the client's secret, effective on the next request. */
+  /** An active service client. */
+  @Get(':id')
+  get(@Param('id', clientId) id: string): Promise<ServiceClientResponseDto> {
+    return this.clients.get(id);
+  }
+
+  /** A new secret; the current one keeps working for `grace_seconds`, then is refused. */
+  @Post(':id/rotate')
+  @HttpCode(200)
+  rotate(
+    @Actor() actor: AdminActor,
+    @Param('id', clientId) id: string,
+    @Body() dto: RotateSecretDto,
+  ): Promise<CreatedServiceClientResponseDto> {
+    return this.clients.rotate(actor, id, dto);
+  }
+
+  /** Revokes the client and all its secrets, on every instance within a second. */
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse()
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async revoke(@Param('id', new UuidParamPipe('Service client')) id: string): Promise<void> {
-    await this.clients.revoke(id);
+  async revoke(@Actor() actor: AdminActor, @Param('id', clientId) id: string): Promise<void> {
+    await this.clients.revoke(actor, id);
   }
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AuthCache } from '../auth-cache/auth-cache.service.js';
+import { INVALIDATION_CHANNEL } from '../auth-cache/invalidation.js';
 import type { GuardPrincipal } from '../auth/guard-principal.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
@@ -77,11 +79,19 @@ spend AS (
 ),
 key_spend AS (
   UPDATE api_keys SET spent_dollar = spent_dollar + $2::numeric WHERE id = $3 RETURNING id
+),
+key_month AS (
+  INSERT INTO api_key_monthly_spend AS ks (api_key_id, month, amount)
+  VALUES ($3, date_trunc('month', now() AT TIME ZONE 'UTC')::date, $2::numeric)
+  ON CONFLICT (api_key_id, month) DO UPDATE SET amount = ks.amount + EXCLUDED.amount
+  RETURNING amount
 )
 SELECT payer.credit_plan,
   (CASE WHEN payer.credit_plan = 'prepaid' THEN (SELECT remaining FROM debit)
         ELSE payer.credit_limit - (SELECT amount FROM spend) END)::text AS remaining,
-  (SELECT count(*) FROM key_spend)::int AS keys_charged
+  -- Every instance's cached standing of this payer and key is stale from the commit on.
+  pg_notify($4, 'payer:' || $1) IS NULL AS payer_notified,
+  pg_notify($4, 'keyspend:' || $3) IS NULL AS key_notified
 FROM payer`;
 
 const DEADLOCK = '40P01';
@@ -106,14 +116,21 @@ export class UsageService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cache: AuthCache,
   ) {}
 
   async record(principal: GuardPrincipal, dto: RecordUsageDto): Promise<RecordedUsage> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction((manager) =>
+        const recorded = await this.dataSource.transaction((manager) =>
           this.recordIn(manager, principal, dto),
         );
+        if (!recorded.replayed) {
+          // This instance's cached standing goes now; the others' with the NOTIFY.
+          this.cache.apply(`payer:${principal.payerUserId}`);
+          this.cache.apply(`keyspend:${principal.apiKeyId}`);
+        }
+        return recorded;
       } catch (error) {
         const code = (error as { driverError?: { code?: string } }).driverError?.code;
         if (code === DEADLOCK && attempt < 3) continue;
@@ -164,7 +181,7 @@ export class UsageService {
 
     const [charge]: { credit_plan: CreditPlan; remaining: string | null }[] = await manager.query(
       CHARGE_SQL,
-      [principal.payerUserId, row.total_cost, principal.apiKeyId],
+      [principal.payerUserId, row.total_cost, principal.apiKeyId, INVALIDATION_CHANNEL],
     );
     const response: UsageResponseDto = {
       status: 201,

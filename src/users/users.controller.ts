@@ -1,39 +1,60 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
+import { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { AddCreditDto } from './dto/add-credit.dto.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
-import { CreditResponseDto, UserResponseDto } from './dto/user-response.dto.js';
+import { UpdateUserDto } from './dto/update-user.dto.js';
+import { CreditResponseDto, UserPageDto, UserResponseDto } from './dto/user-response.dto.js';
 import { UsersService } from './users.service.js';
+
+const userId = new UuidParamPipe('User');
 
 @ApiTags('admin: users')
 @AdminOnly()
+@ApiNotFoundResponse({ description: 'Unknown user', type: ErrorResponseDto })
 @Controller('admin/users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   /** Creates a user with an empty balance. */
   @Post()
-  create(@Body() dto: CreateUserDto): Promise<UserResponseDto> {
-    return this.users.create(dto);
+  create(@Actor() actor: AdminActor, @Body() dto: CreateUserDto): Promise<UserResponseDto> {
+    return this.users.create(actor, dto);
+  }
+
+  /** Users, oldest first; page with `next_cursor`. */
+  @Get()
+  list(@Query() query: PageQueryDto): Promise<UserPageDto> {
+    return this.users.list(query);
   }
 
   /** A user with their credit. */
   @Get(':id')
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
-  get(@Param('id', new UuidParamPipe('User')) id: string): Promise<UserResponseDto> {
+  get(@Param('id', userId) id: string): Promise<UserResponseDto> {
     return this.users.get(id);
+  }
+
+  /** Changes email, plan or monthly limit. */
+  @Patch(':id')
+  update(
+    @Actor() actor: AdminActor,
+    @Param('id', userId) id: string,
+    @Body() dto: UpdateUserDto,
+  ): Promise<UserResponseDto> {
+    return this.users.update(actor, id, dto);
   }
 
   /** Adds paid or free credit. */
   @Post(':id/credits')
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
   async addCredit(
-    @Param('id', new UuidParamPipe('User')) id: string,
+    @Actor() actor: AdminActor,
+    @Param('id', userId) id: string,
     @Body() dto: AddCreditDto,
   ): Promise<CreditResponseDto> {
-    return { credit: await this.users.addCredit(id, dto) };
+    return { credit: await this.users.addCredit(actor, id, dto) };
   }
 }

@@ -1,20 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { AdminActor } from '../audit/admin-actor.js';
+import { AdminChanges } from '../audit/admin-changes.service.js';
 import { Decimal } from '../common/decimal.js';
+import type { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
+import { decodeCursor, encodeCursor } from '../common/keyset.js';
 import type { AddCreditDto } from './dto/add-credit.dto.js';
 import type { CreateUserDto } from './dto/create-user.dto.js';
-import type { CreditBalanceDto, UserResponseDto } from './dto/user-response.dto.js';
+import type { UpdateUserDto } from './dto/update-user.dto.js';
+import type { CreditBalanceDto, UserPageDto, UserResponseDto } from './dto/user-response.dto.js';
 
 const UNIQUE_VIOLATION = '23505';
 
-const USER_SQL = `
-SELECT u.id, u.email, u.credit_plan, u.credit_limit::text, u.created_at,
+const USER_SELECT = `
+SELECT u.id, u.email, u.credit_plan, u.credit_limit::text, u.created_at, u.updated_at,
+  u.created_at::text AS created_at_text,
   c.paid::text, c.free::text, c.free_expires_at,
   (c.paid + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN c.free ELSE 0 END)::text AS remaining
-FROM users u JOIN user_credits c ON c.user_id = u.id
-WHERE u.id = $1`;
+FROM users u JOIN user_credits c ON c.user_id = u.id`;
 
 interface UserRow {
   id: string;
@@ -22,6 +27,8 @@ interface UserRow {
   credit_plan: 'prepaid' | 'invoice';
   credit_limit: string | null;
   created_at: Date;
+  updated_at: Date;
+  created_at_text: string;
   paid: string;
   free: string;
   free_expires_at: Date | null;
@@ -30,45 +37,95 @@ interface UserRow {
 
 @Injectable()
 export class UsersService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly changes: AdminChanges,
+  ) {}
 
-  async create(dto: CreateUserDto): Promise<UserResponseDto> {
-    try {
-      const id = await this.dataSource.transaction(async (manager) => {
-        const [user]: { id: string }[] = await manager.query(
+  create(actor: AdminActor, dto: CreateUserDto): Promise<UserResponseDto> {
+    return this.uniqueEmail(() =>
+      this.changes.run(actor, async (change) => {
+        const [{ id }]: { id: string }[] = await change.manager.query(
           `INSERT INTO users (email, credit_plan, credit_limit) VALUES ($1, $2, $3::numeric) RETURNING id`,
           [dto.email ?? null, dto.credit_plan ?? 'prepaid', numberText(dto.credit_limit)],
         );
-        await manager.query('INSERT INTO user_credits (user_id) VALUES ($1)', [user.id]);
-        return user.id;
-      });
-      return this.get(id);
-    } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
-        throw new DomainError('conflict', 'A user with this email already exists');
-      }
-      throw error;
-    }
+        await change.manager.query('INSERT INTO user_credits (user_id) VALUES ($1)', [id]);
+        const after = await this.get(id, change.manager);
+        await change.audit({ action: 'user.create', targetType: 'user', targetId: id, after });
+        return after;
+      }),
+    );
   }
 
   async get(
     id: string,
     manager: EntityManager = this.dataSource.manager,
   ): Promise<UserResponseDto> {
-    const [row]: UserRow[] = await manager.query(USER_SQL, [id]);
+    const [row]: UserRow[] = await manager.query(`${USER_SELECT} WHERE u.id = $1`, [id]);
     if (!row) throw new NotFound('User');
+    return toResponse(row);
+  }
+
+  /** Oldest first, by keyset on (created_at, id): pages stay stable while users are added. */
+  async list(query: PageQueryDto): Promise<UserPageDto> {
+    const limit = query.limit ?? 100;
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const rows: UserRow[] = await this.dataSource.query(
+      `${USER_SELECT}
+       WHERE $1::timestamptz IS NULL OR (u.created_at, u.id) > ($1::timestamptz, $2::uuid)
+       ORDER BY u.created_at, u.id LIMIT $3`,
+      [after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
     return {
-      id: row.id,
-      email: row.email,
-      credit_plan: row.credit_plan,
-      credit_limit: Decimal.of(row.credit_limit),
-      credit: balance(row),
-      created_at: row.created_at,
+      items: page.map(toResponse),
+      next_cursor: rows.length > limit ? encodeCursor(last.created_at_text, last.id) : null,
     };
   }
 
+  /** Changes email, plan or monthly limit; the guard sees it on the next request. */
+  update(actor: AdminActor, id: string, dto: UpdateUserDto): Promise<UserResponseDto> {
+    return this.uniqueEmail(() =>
+      this.changes.run(actor, async (change) => {
+        const [locked] = await change.manager.query(
+          'SELECT 1 FROM users WHERE id = $1 FOR UPDATE',
+          [id],
+        );
+        if (!locked) throw new NotFound('User');
+        const before = await this.get(id, change.manager);
+        await change.manager.query(
+          `UPDATE users SET
+             email = CASE WHEN $2 THEN $3 ELSE email END,
+             credit_plan = COALESCE($4, credit_plan),
+             credit_limit = CASE WHEN $5 THEN $6::numeric ELSE credit_limit END,
+             updated_at = now()
+           WHERE id = $1`,
+          [
+            id,
+            dto.email !== undefined,
+            dto.email ?? null,
+            dto.credit_plan ?? null,
+            dto.credit_limit !== undefined,
+            numberText(dto.credit_limit),
+          ],
+        );
+        const after = await this.get(id, change.manager);
+        await change.audit({
+          action: 'user.update',
+          targetType: 'user',
+          targetId: id,
+          before,
+          after,
+        });
+        await change.invalidate(`payer:${id}`);
+        return after;
+      }),
+    );
+  }
+
   /** Adds credit in one atomic statement; free credit past its expiry is replaced, not topped up. */
-  async addCredit(userId: string, dto: AddCreditDto): Promise<CreditBalanceDto> {
+  addCredit(actor: AdminActor, userId: string, dto: AddCreditDto): Promise<CreditBalanceDto> {
     const kind = dto.kind ?? 'paid';
     if (kind === 'paid' && dto.expires_at !== undefined) {
       throw new ValidationFailed([{ field: 'expires_at', message: 'only free credit expires' }]);
@@ -76,33 +133,72 @@ export class UsersService {
     if (dto.expires_at !== undefined && new Date(dto.expires_at).getTime() <= Date.now()) {
       throw new ValidationFailed([{ field: 'expires_at', message: 'must be in the future' }]);
     }
-    const amount = String(dto.amount);
-    const sql =
-      kind === 'paid'
-        ? `UPDATE user_credits SET paid = paid + $2::numeric, updated_at = now() WHERE user_id = $1`
-        : `UPDATE user_credits SET
+    return this.changes.run(actor, async (change) => {
+      const [locked] = await change.manager.query(
+        'SELECT 1 FROM user_credits WHERE user_id = $1 FOR UPDATE',
+        [userId],
+      );
+      if (!locked) throw new NotFound('User');
+      const before = (await this.get(userId, change.manager)).credit;
+      const amount = String(dto.amount);
+      if (kind === 'paid') {
+        await change.manager.query(
+          `UPDATE user_credits SET paid = paid + $2::numeric, updated_at = now() WHERE user_id = $1`,
+          [userId, amount],
+        );
+      } else {
+        await change.manager.query(
+          `UPDATE user_credits SET
              free = CASE WHEN free_expires_at IS NOT NULL AND free_expires_at <= now()
                          THEN $2::numeric ELSE free + $2::numeric END,
              free_expires_at = $3::timestamptz,
              updated_at = now()
-           WHERE user_id = $1`;
-    return this.dataSource.transaction(async (manager) => {
-      const params = kind === 'paid' ? [userId, amount] : [userId, amount, dto.expires_at ?? null];
-      const [, affected]: [unknown, number] = await manager.query(sql, params);
-      if (affected === 0) throw new NotFound('User');
-      return (await this.get(userId, manager)).credit;
+           WHERE user_id = $1`,
+          [userId, amount, dto.expires_at ?? null],
+        );
+      }
+      const after = (await this.get(userId, change.manager)).credit;
+      await change.audit({
+        action: `user.credit.${kind}`,
+        targetType: 'user',
+        targetId: userId,
+        before: { credit: before },
+        after: {
+          credit: after,
+          added: { amount: dto.amount, kind, expires_at: dto.expires_at ?? null },
+        },
+      });
+      await change.invalidate(`payer:${userId}`);
+      return after;
     });
+  }
+
+  private async uniqueEmail<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+        throw new DomainError('conflict', 'A user with this email already exists');
+      }
+      throw error;
+    }
   }
 }
 
-function balance(
-  row: Pick<UserRow, 'paid' | 'free' | 'free_expires_at' | 'remaining'>,
-): CreditBalanceDto {
+function toResponse(row: UserRow): UserResponseDto {
   return {
-    paid: new Decimal(row.paid),
-    free: new Decimal(row.free),
-    free_expires_at: row.free_expires_at,
-    remaining: new Decimal(row.remaining),
+    id: row.id,
+    email: row.email,
+    credit_plan: row.credit_plan,
+    credit_limit: Decimal.of(row.credit_limit),
+    credit: {
+      paid: new Decimal(row.paid),
+      free: new Decimal(row.free),
+      free_expires_at: row.free_expires_at,
+      remaining: new Decimal(row.remaining),
+    },
+    created_at: row.created_at,
+    updated_at: row.updated_at,
   };
 }
 

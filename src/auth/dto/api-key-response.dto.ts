@@ -6,24 +6,36 @@ export class ApiKeyResponseDto {
   id: string;
   user_id: string;
   name: string;
-  /** @example "sk-1a2b3c4d" */
+  /** Start of the current key. @example "sk-1a2b3c4d" */
   prefix: string;
   /** @example "9f0e" */
   last4: string;
+  /** Imported from the old platform (no checksum). */
+  legacy: boolean;
   @ApiProperty({ type: 'number', nullable: true, example: 25 })
   limit_credit_dollar: Decimal | null;
-  /** What the key has been charged so far. */
+  /** @example "lifetime" */
+  spend_period: 'lifetime' | 'monthly';
+  /** What the key has been charged in all. */
   @ApiProperty({ type: 'number', example: 1.25 })
   spent_dollar: Decimal;
+  /** What the key has been charged this calendar month (UTC). */
+  @ApiProperty({ type: 'number', example: 0.75 })
+  spent_this_month: Decimal;
   allowed_models: string[] | null;
   rpm_limit: number | null;
+  metadata: object;
   expires_at: Date | null;
   revoked_at: Date | null;
+  rotated_at: Date | null;
+  /** Until when the key before the last rotation still works; null when it no longer does. */
+  previous_key_valid_until: Date | null;
   last_used_at: Date | null;
   created_at: Date;
+  updated_at: Date;
 }
 
-/** The create answer: the only time the key is shown. */
+/** The answer of create and rotate: the only time the key is shown. */
 export class CreatedApiKeyResponseDto extends ApiKeyResponseDto {
   /**
    * The key. Store it now: it cannot be shown again.

@@ -1,9 +1,11 @@
 import {
   ArrayMaxSize,
   IsArray,
+  IsIn,
   IsInt,
   IsISO8601,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -12,20 +14,13 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import type { SpendPeriod } from '../api-key.entity.js';
 
-export class CreateApiKeyDto {
-  /** The key's owner. */
-  @IsUUID()
-  user_id: string;
-
-  /** @example "production" */
-  @Length(1, 200)
-  @IsString()
-  name: string;
-
+/** The settings of a key, shared by create, import and update. */
+export class ApiKeySettingsDto {
   /**
-   * Lifetime spend cap of this key in USD; auth answers 402 `api_key_limit_exceeded` once
-   * the key has been charged this much. Null or absent: no cap.
+   * Spend cap of this key in USD per `spend_period`; auth answers 402 `api_key_limit_exceeded`
+   * once the key has been charged this much. Null: no cap.
    * @example 25
    */
   @IsOptional()
@@ -36,32 +31,93 @@ export class CreateApiKeyDto {
   limit_credit_dollar?: number | null;
 
   /**
-   * Models this key may run; null or absent: every enabled model.
+   * `lifetime` (default): the cap covers everything the key was ever charged. `monthly`: the
+   * cap covers the current calendar month (UTC).
+   * @example "monthly"
+   */
+  @IsOptional()
+  @IsIn(['lifetime', 'monthly'])
+  spend_period?: SpendPeriod;
+
+  /**
+   * Models this key may run; null: every enabled model.
    * @example ["cogvlm-chat-17b"]
    */
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @ArrayMaxSize(1000)
   @Length(1, 200, { each: true })
-  @IsArray()
   @IsString({ each: true })
+  @IsArray()
   allowed_models?: string[] | null;
 
   /**
-   * When the key stops working (ISO 8601, in the future).
+   * When the key stops working (ISO 8601, in the future); null: never.
    * @example "2027-06-30T00:00:00Z"
    */
   @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
   @IsISO8601({ strict: true })
-  expires_at?: string;
+  expires_at?: string | null;
 
   /**
-   * Requests per minute on `/api/guard/auth`; absent: `DEFAULT_RPM_LIMIT`.
+   * Requests per minute on `/api/guard/auth`; null: `DEFAULT_RPM_LIMIT`.
    * @example 600
    */
   @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
   @Min(1)
   @Max(10_000_000)
   @IsInt()
-  rpm_limit?: number;
+  rpm_limit?: number | null;
+
+  /**
+   * Free-form labels, a JSON object of at most 8 KiB.
+   * @example {"team": "search", "env": "prod"}
+   */
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}
+
+export class CreateApiKeyDto extends ApiKeySettingsDto {
+  /** The key's owner. */
+  @IsUUID()
+  user_id: string;
+
+  /** @example "production" */
+  @Length(1, 200)
+  @IsString()
+  name: string;
+}
+
+export class ImportApiKeyDto extends CreateApiKeyDto {
+  /**
+   * The key as issued by the old platform: `sk-` and 8 to 250 printable characters. Stored
+   * hashed, flagged legacy (no checksum).
+   */
+  @Length(11, 253)
+  @IsString()
+  key: string;
+}
+
+export class UpdateApiKeyDto extends ApiKeySettingsDto {
+  /** @example "production (EU)" */
+  @IsOptional()
+  @Length(1, 200)
+  @IsString()
+  name?: string;
+}
+
+export class RotateApiKeyDto {
+  /**
+   * How long the current key keeps working beside the new one, 0 to 604800 (7 days).
+   * 0 (default): it stops at once.
+   * @example 3600
+   */
+  @IsOptional()
+  @Min(0)
+  @Max(604_800)
+  @IsInt()
+  grace_seconds?: number;
 }

@@ -1,11 +1,20 @@
 export class OrganizationResponseDto {
-  /** Internal id, used in admin paths. */
+  /** Internal id, used in admin paths (the public_id works there too). */
   id: string;
   /** The id callers send in `Swarms-Organization`. */
   public_id: string;
   name: string;
   owner_user_id: string;
+  /** Member roles that may spend through the organization; the owner always may. */
+  spend_roles: ('manager' | 'reader')[];
   created_at: Date;
+  updated_at: Date;
+}
+
+export class OrganizationPageDto {
+  items: OrganizationResponseDto[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
 }
 
 export class MemberResponseDto {

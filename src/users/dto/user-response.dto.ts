@@ -29,4 +29,11 @@ export class UserResponseDto {
   credit_limit: Decimal | null;
   credit: CreditBalanceDto;
   created_at: Date;
+  updated_at: Date;
+}
+
+export class UserPageDto {
+  items: UserResponseDto[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
 }
