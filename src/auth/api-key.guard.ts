@@ -92,6 +92,7 @@ export class ApiKeyGuard implements CanActivate {
                   ? guardRequest.organization
                   : null,
               model: guardRequest.model ?? null,
+              standing: mode === 'auth',
             });
     }
 

@@ -41,7 +41,7 @@ export class AuthController {
       user_id: principal.userId,
       organization_id: principal.organization?.publicId ?? null,
       model: principal.model.uniqueName,
-      credit: principal.credit,
+      credit: principal.credit!,
     };
   }
 }

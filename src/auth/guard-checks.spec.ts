@@ -79,7 +79,7 @@ describe(runGuardChecks.name, () => {
       organization: { id: 'org', publicId: ORG },
       model: { id: 'model', uniqueName: 'cogvlm-chat-17b' },
     });
-    expect(principal.credit.remaining?.text).toBe('9.5');
+    expect(principal.credit?.remaining?.text).toBe('9.5');
   });
 
   it.each(failures.map((failure, index) => [failure[0], index] as const))(

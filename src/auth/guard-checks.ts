@@ -107,9 +107,12 @@ export function runGuardChecks(
   if (row.allowed_models && !row.allowed_models.includes(row.model_name)) {
     throw new DomainError('model_not_allowed');
   }
-  if (!row.payer_id || !row.credit_plan) throw new Error('API key without a payer');
+  if (!row.payer_id) throw new Error('API key without a payer');
 
+  let credit: GuardPrincipal['credit'] = null;
   if (request.mode === 'auth') {
+    if (!row.credit_plan) throw new Error('Payer without a credit plan');
+    credit = { plan: row.credit_plan, remaining: Decimal.of(row.remaining) };
     const decision = rateLimit(row.api_key_id, row.rpm_limit);
     if (!decision.allowed) {
       throw new DomainError('rate_limited', undefined, {
@@ -131,6 +134,6 @@ export function runGuardChecks(
     organization,
     payerUserId: row.payer_id,
     model: { id: row.model_id, uniqueName: row.model_name },
-    credit: { plan: row.credit_plan, remaining: Decimal.of(row.remaining) },
+    credit,
   };
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
+import { preparedQuery } from '../database/prepared-query.js';
 import type { CreditPlan } from '../users/user.entity.js';
 import { EMPTY_ROW, type GuardLookupRow } from './guard-checks.js';
 
@@ -12,6 +13,8 @@ export interface GuardLookupParams {
   /** Null when absent or not a UUID. */
   organizationPublicId: string | null;
   model: string | null;
+  /** Whether the payer's credit and the key's spend are needed (auth, not log-usage). */
+  standing: boolean;
 }
 
 const CURRENT_MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
@@ -139,7 +142,7 @@ export class GuardLookupService {
   }
 
   async lookupInPostgres(params: GuardLookupParams): Promise<GuardLookupRow> {
-    const rows: GuardLookupRow[] = await this.dataSource.query(LOOKUP_SQL, [
+    const rows = await preparedQuery<GuardLookupRow>(this.dataSource, 'guard_lookup', LOOKUP_SQL, [
       params.secretHash,
       params.apiKeyHash,
       params.organizationPublicId,
@@ -154,7 +157,9 @@ export class GuardLookupService {
       'secret',
       params.secretHash.toString('hex'),
       async () => {
-        const [found]: { id: string; changes_at: number | null }[] = await this.dataSource.query(
+        const [found]: { id: string; changes_at: number | null }[] = await preparedQuery(
+          this.dataSource,
+          'guard_secret',
           SECRET_SQL,
           [params.secretHash],
         );
@@ -165,7 +170,7 @@ export class GuardLookupService {
 
     const key = await this.cache.get('key', params.apiKeyHash.toString('hex'), async () => {
       const [found]: (Record<string, unknown> & { changes_at: number | null })[] =
-        await this.dataSource.query(KEY_SQL, [params.apiKeyHash]);
+        await preparedQuery(this.dataSource, 'guard_key', KEY_SQL, [params.apiKeyHash]);
       const value: CachedKey | null = found
         ? {
             id: found.id as string,
@@ -192,7 +197,9 @@ export class GuardLookupService {
     let payerId = key.userId;
     if (params.organizationPublicId) {
       const organization = await this.cache.get('org', params.organizationPublicId, async () => {
-        const [found]: CachedOrganization[] = await this.dataSource.query(
+        const [found]: CachedOrganization[] = await preparedQuery(
+          this.dataSource,
+          'guard_organization',
           `SELECT id, public_id AS "publicId", owner_user_id AS "ownerUserId", spend_roles AS "spendRoles"
            FROM organizations WHERE public_id = $1`,
           [params.organizationPublicId],
@@ -211,7 +218,9 @@ export class GuardLookupService {
             'member',
             `${organization.id}:${key.userId}`,
             async () => {
-              const [found]: { role: string }[] = await this.dataSource.query(
+              const [found]: { role: string }[] = await preparedQuery(
+                this.dataSource,
+                'guard_member',
                 `SELECT role FROM organization_members
                WHERE organization_id = $1 AND user_id = $2 AND removed_at IS NULL`,
                 [organization.id, key.userId],
@@ -227,7 +236,9 @@ export class GuardLookupService {
 
     if (params.model) {
       const model = await this.cache.get('model', params.model, async () => {
-        const [found]: { id: string; enabled: boolean }[] = await this.dataSource.query(
+        const [found]: { id: string; enabled: boolean }[] = await preparedQuery(
+          this.dataSource,
+          'guard_model',
           'SELECT id, enabled FROM models WHERE unique_name = $1',
           [params.model],
         );
@@ -240,13 +251,16 @@ export class GuardLookupService {
       }
     }
 
+    row.payer_id = payerId;
+    if (!params.standing) return row;
+
     const payer = await this.cache.get('payer', payerId, async () => {
       const [found]: {
         credit_plan: CreditPlan;
         remaining: string | null;
         has_credit: boolean;
         free_expires_at: number | null;
-      }[] = await this.dataSource.query(PAYER_SQL, [payerId]);
+      }[] = await preparedQuery(this.dataSource, 'guard_payer', PAYER_SQL, [payerId]);
       const value: CachedPayer = {
         plan: found.credit_plan,
         remaining: found.remaining,
@@ -255,13 +269,17 @@ export class GuardLookupService {
       // Free credit expiring, or a new month of invoice spend, changes the standing by itself.
       return { value, validUntil: Math.min(found.free_expires_at ?? Infinity, nextMonthStart()) };
     });
-    row.payer_id = payerId;
     row.credit_plan = payer.plan;
     row.remaining = payer.remaining;
     row.has_credit = payer.hasCredit;
 
     row.api_key_over_cap = await this.cache.get('keyspend', key.id, async () => {
-      const [found]: { over_cap: boolean }[] = await this.dataSource.query(KEY_SPEND_SQL, [key.id]);
+      const [found]: { over_cap: boolean }[] = await preparedQuery(
+        this.dataSource,
+        'guard_key_spend',
+        KEY_SPEND_SQL,
+        [key.id],
+      );
       return { value: found?.over_cap ?? false, validUntil: nextMonthStart() };
     });
     return row;

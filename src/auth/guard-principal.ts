@@ -12,7 +12,8 @@ export interface GuardPrincipal {
   /** Who is billed: the organization's owner, else the key's owner. */
   payerUserId: string;
   model: { id: string; uniqueName: string };
-  credit: { plan: CreditPlan; remaining: Decimal | null };
+  /** The payer's standing; read for `/auth` only (log-usage never refuses for credit). */
+  credit: { plan: CreditPlan; remaining: Decimal | null } | null;
 }
 
 export type GuardMode = 'auth' | 'usage';

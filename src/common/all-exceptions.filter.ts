@@ -37,7 +37,8 @@ const UNAVAILABLE_ERRNO = new Set([
   'EPIPE',
   'ENOTFOUND',
 ]);
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
+// Connection failures, resources exhausted, shutdown, and lock waits past lock_timeout.
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P|55P03)/;
 
 function isDependencyDown(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -9,12 +9,14 @@ import { OrganizationMember } from '../organizations/organization-member.entity.
 import { Organization } from '../organizations/organization.entity.js';
 import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { UsageReplay } from '../usage/usage-replay.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
 import { MonthlySpend } from '../users/monthly-spend.entity.js';
 import { UserCredit } from '../users/user-credit.entity.js';
 import { User } from '../users/user.entity.js';
 import { CreateSchema1795700000000 } from './migrations/1795700000000-CreateSchema.js';
 import { AddKeyLifecycle1795710000000 } from './migrations/1795710000000-AddKeyLifecycle.js';
+import { AddUsageReplays1795720000000 } from './migrations/1795720000000-AddUsageReplays.js';
 
 export const ENTITIES = [
   User,
@@ -29,10 +31,15 @@ export const ENTITIES = [
   ServiceClientSecret,
   Model,
   UsageEvent,
+  UsageReplay,
   AuditEntry,
 ];
 
-export const MIGRATIONS = [CreateSchema1795700000000, AddKeyLifecycle1795710000000];
+export const MIGRATIONS = [
+  CreateSchema1795700000000,
+  AddKeyLifecycle1795710000000,
+  AddUsageReplays1795720000000,
+];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
 export function typeOrmOptions(database: DatabaseConfig, url: string): DataSourceOptions {
@@ -50,6 +57,9 @@ export function typeOrmOptions(database: DatabaseConfig, url: string): DataSourc
     connectTimeoutMS: database.connectTimeoutMs,
     extra: {
       max: database.poolSize,
+      // A statement waiting on a row lock this long gives up (55P03): a duplicate idempotent
+      // request answers 409 rather than hold a connection while the first one is stuck.
+      options: '-c lock_timeout=5000',
       idleTimeoutMillis: database.idleTimeoutMs,
       connectionTimeoutMillis: database.connectTimeoutMs,
       statement_timeout: database.statementTimeoutMs,

@@ -86,10 +86,6 @@ export class UsageEvent {
   @Column({ name: 'request_hash', type: 'bytea', nullable: true, select: false })
   requestHash: Buffer | null;
 
-  /** The exact first answer (JSON text), returned again on an idempotent replay. */
-  @Column({ type: 'text', nullable: true, select: false })
-  response: string | null;
-
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

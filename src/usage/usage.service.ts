@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
 import { INVALIDATION_CHANNEL } from '../auth-cache/invalidation.js';
 import type { GuardPrincipal } from '../auth/guard-principal.js';
@@ -8,11 +8,9 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { hashSecret } from '../common/crypto.js';
-import { Decimal, serializeJson } from '../common/decimal.js';
 import { DomainError } from '../common/error-codes.js';
-import type { CreditPlan } from '../users/user.entity.js';
+import { preparedQuery } from '../database/prepared-query.js';
 import type { RecordUsageDto } from './dto/record-usage.dto.js';
-import type { UsageResponseDto } from './dto/usage-response.dto.js';
 
 export interface RecordedUsage {
   /** The answer as JSON text: built now, or the first answer on a replay. */
@@ -28,87 +26,112 @@ export function tokenCostSql(tokens: string, pricePerMillion: string): string {
   return `${tokens}::numeric * ${pricePerMillion} * 0.000001`;
 }
 
-const INSERT_SQL = `
-INSERT INTO usage_events (
-  api_key_id, user_id, payer_user_id, organization_id, service_client_id, model_id, model,
-  input_tokens, output_tokens, max_tokens, temperature, top_p, echo, stream,
-  client_input_cost, client_output_cost, client_total_cost,
-  price_million_input, price_million_output, input_cost, output_cost, total_cost,
-  messages, messages_bytes, request_id, request_hash)
-SELECT $1, $2, $3, $4, $5, md.id, md.unique_name,
-  $7, $8, $9, $10, $11, $12, $13,
-  $14::numeric, $15::numeric, $16::numeric,
-  md.price_million_input, md.price_million_output,
-  cost.input, cost.output, cost.input + cost.output,
-  $17::jsonb, $18, $19, $20
-FROM models md
-CROSS JOIN LATERAL (
-  SELECT ${tokenCostSql('$7', 'md.price_million_input')} AS input,
-         ${tokenCostSql('$8', 'md.price_million_output')} AS output
-) cost
-WHERE md.id = $6
-ON CONFLICT (api_key_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
-RETURNING id, input_cost::text, output_cost::text, total_cost::text, client_total_cost::text,
-  (client_total_cost IS NOT NULL AND client_total_cost <> total_cost) AS mismatch`;
+const MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
+const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
 
-// Free credit that has not expired is spent first, then paid credit, which may go negative:
-// usage that happened is always charged. One statement, so concurrent charges serialise on
-// the payer's row and none is lost.
-const CHARGE_SQL = `
-WITH payer AS (
-  SELECT id, credit_plan, credit_limit FROM users WHERE id = $1
+/**
+ * One statement records the usage and charges for it, so it is atomic and durable on
+ * acknowledge, and costs one round trip:
+ * - the event, priced from the model's current prices (exact numeric), unless its
+ *   `request_id` was already used with this key (then nothing below happens);
+ * - the payer's debit: unexpired free credit first, then paid credit, which may go negative
+ *   (usage that happened is always charged); concurrent charges serialise on the payer's row;
+ * - the payer's and the key's spend for the calendar month (UTC), and the key's lifetime spend;
+ * - the answer, written here with every digit of the numerics, so that a replay returns the
+ *   very same text;
+ * - a NOTIFY, so every instance drops its cached standing of this payer and key at commit.
+ */
+const RECORD_SQL = `
+WITH ins AS (
+  INSERT INTO usage_events (
+    api_key_id, user_id, payer_user_id, organization_id, service_client_id, model_id, model,
+    input_tokens, output_tokens, max_tokens, temperature, top_p, echo, stream,
+    client_input_cost, client_output_cost, client_total_cost,
+    price_million_input, price_million_output, input_cost, output_cost, total_cost,
+    messages, messages_bytes, request_id, request_hash)
+  SELECT $1, $2, $3, $4, $5, md.id, md.unique_name,
+    $7, $8, $9, $10, $11, $12, $13,
+    $14::numeric, $15::numeric, $16::numeric,
+    md.price_million_input, md.price_million_output,
+    cost.input, cost.output, cost.input + cost.output,
+    $17::jsonb, $18, $19, $20
+  FROM models md
+  CROSS JOIN LATERAL (
+    SELECT ${tokenCostSql('$7', 'md.price_million_input')} AS input,
+           ${tokenCostSql('$8', 'md.price_million_output')} AS output
+  ) cost
+  WHERE md.id = $6
+  ON CONFLICT (api_key_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
+  RETURNING id, payer_user_id, input_cost, output_cost, total_cost, client_total_cost
+),
+payer AS (
+  SELECT u.id, u.credit_plan, u.credit_limit, ins.total_cost
+  FROM users u JOIN ins ON u.id = ins.payer_user_id
 ),
 debit AS (
   UPDATE user_credits c SET
-    free = CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now()
-                THEN GREATEST(c.free - $2::numeric, 0) ELSE c.free END,
-    paid = c.paid - GREATEST($2::numeric - CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now()
-                                                THEN c.free ELSE 0 END, 0),
+    free = CASE WHEN ${FREE_USABLE} THEN GREATEST(c.free - payer.total_cost, 0) ELSE c.free END,
+    paid = c.paid - GREATEST(payer.total_cost - CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END, 0),
     updated_at = now()
   FROM payer
   WHERE c.user_id = payer.id AND payer.credit_plan = 'prepaid'
-  RETURNING c.paid + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now()
-                          THEN c.free ELSE 0 END AS remaining
+  RETURNING c.paid + CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END AS remaining
 ),
 spend AS (
   INSERT INTO monthly_spend AS ms (user_id, month, amount, requests)
-  VALUES ($1, date_trunc('month', now() AT TIME ZONE 'UTC')::date, $2::numeric, 1)
+  SELECT payer.id, ${MONTH}, payer.total_cost, 1 FROM payer
   ON CONFLICT (user_id, month)
   DO UPDATE SET amount = ms.amount + EXCLUDED.amount, requests = ms.requests + 1
   RETURNING amount
 ),
 key_spend AS (
-  UPDATE api_keys SET spent_dollar = spent_dollar + $2::numeric WHERE id = $3 RETURNING id
+  UPDATE api_keys k SET spent_dollar = k.spent_dollar + ins.total_cost
+  FROM ins WHERE k.id = $1
+  RETURNING k.id
 ),
 key_month AS (
   INSERT INTO api_key_monthly_spend AS ks (api_key_id, month, amount)
-  VALUES ($3, date_trunc('month', now() AT TIME ZONE 'UTC')::date, $2::numeric)
+  SELECT $1, ${MONTH}, ins.total_cost FROM ins
   ON CONFLICT (api_key_id, month) DO UPDATE SET amount = ks.amount + EXCLUDED.amount
   RETURNING amount
+),
+answer AS (
+  SELECT ins.id, format(
+    '{"status":201,"message":"Success","id":"%s",'
+    '"cost":{"input":%s,"output":%s,"total":%s,"client_total":%s,"mismatch":%s},'
+    '"credit":{"plan":"%s","remaining":%s}}',
+    ins.id,
+    trim_scale(ins.input_cost),
+    trim_scale(ins.output_cost),
+    trim_scale(ins.total_cost),
+    COALESCE(trim_scale(ins.client_total_cost)::text, 'null'),
+    CASE WHEN ins.client_total_cost <> ins.total_cost THEN 'true' ELSE 'false' END,
+    payer.credit_plan,
+    COALESCE(trim_scale(CASE WHEN payer.credit_plan = 'prepaid' THEN (SELECT remaining FROM debit)
+                             ELSE payer.credit_limit - (SELECT amount FROM spend) END)::text, 'null')
+  ) AS body
+  FROM ins JOIN payer ON true
+),
+replay AS (
+  INSERT INTO usage_replays (usage_event_id, response)
+  SELECT answer.id, answer.body FROM answer WHERE $19::text IS NOT NULL
 )
-SELECT payer.credit_plan,
-  (CASE WHEN payer.credit_plan = 'prepaid' THEN (SELECT remaining FROM debit)
-        ELSE payer.credit_limit - (SELECT amount FROM spend) END)::text AS remaining,
-  -- Every instance's cached standing of this payer and key is stale from the commit on.
-  pg_notify($4, 'payer:' || $1) IS NULL AS payer_notified,
-  pg_notify($4, 'keyspend:' || $3) IS NULL AS key_notified
-FROM payer`;
+SELECT answer.body,
+  pg_notify($21, 'payer:' || $3) IS NULL AS payer_notified,
+  pg_notify($21, 'keyspend:' || $1) IS NULL AS key_notified
+FROM answer`;
+
+const REPLAY_SQL = `
+SELECT e.request_hash, r.response
+FROM usage_events e JOIN usage_replays r ON r.usage_event_id = e.id
+WHERE e.api_key_id = $1 AND e.request_id = $2`;
 
 const DEADLOCK = '40P01';
 const LOCK_NOT_AVAILABLE = '55P03';
 
-interface InsertedRow {
-  id: string;
-  input_cost: string;
-  output_cost: string;
-  total_cost: string;
-  client_total_cost: string | null;
-  mismatch: boolean;
-}
-
 /**
- * Records usage as a ledger entry: the event row and the payer's debit commit together or
- * not at all, the cost comes from the server's own prices, and a `request_id` makes the call
+ * Records usage as a ledger entry: the event and the payer's debit commit together or not at
+ * all, the cost comes from the server's own prices, and a `request_id` makes the call
  * idempotent per API key.
  */
 @Injectable()
@@ -120,40 +143,10 @@ export class UsageService {
   ) {}
 
   async record(principal: GuardPrincipal, dto: RecordUsageDto): Promise<RecordedUsage> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const recorded = await this.dataSource.transaction((manager) =>
-          this.recordIn(manager, principal, dto),
-        );
-        if (!recorded.replayed) {
-          // This instance's cached standing goes now; the others' with the NOTIFY.
-          this.cache.apply(`payer:${principal.payerUserId}`);
-          this.cache.apply(`keyspend:${principal.apiKeyId}`);
-        }
-        return recorded;
-      } catch (error) {
-        const code = (error as { driverError?: { code?: string } }).driverError?.code;
-        if (code === DEADLOCK && attempt < 3) continue;
-        if (code === LOCK_NOT_AVAILABLE) throw new DomainError('idempotency_in_flight');
-        throw error;
-      }
-    }
-  }
-
-  private async recordIn(
-    manager: EntityManager,
-    principal: GuardPrincipal,
-    dto: RecordUsageDto,
-  ): Promise<RecordedUsage> {
     const requestId = dto.request_id ?? null;
     const requestHash = requestId === null ? null : this.requestHash(principal, dto);
-    if (requestId !== null) {
-      // A duplicate waits for the first request's commit, then replays it; not forever.
-      await manager.query(`SET LOCAL lock_timeout = '5s'`);
-    }
-
     const messages = this.storableMessages(dto.messages);
-    const inserted: InsertedRow[] = await manager.query(INSERT_SQL, [
+    const params = [
       principal.apiKeyId,
       principal.userId,
       principal.payerUserId,
@@ -174,48 +167,43 @@ export class UsageService {
       messages.bytes,
       requestId,
       requestHash,
-    ]);
+      INVALIDATION_CHANNEL,
+    ];
 
-    if (inserted.length === 0) return this.replay(manager, principal, requestId, requestHash);
-    const row = inserted[0];
-
-    const [charge]: { credit_plan: CreditPlan; remaining: string | null }[] = await manager.query(
-      CHARGE_SQL,
-      [principal.payerUserId, row.total_cost, principal.apiKeyId, INVALIDATION_CHANNEL],
+    const [recorded] = await this.withRetry(requestId !== null, () =>
+      preparedQuery<{ body: string }>(this.dataSource, 'record_usage', RECORD_SQL, params),
     );
-    const response: UsageResponseDto = {
-      status: 201,
-      message: 'Success',
-      id: row.id,
-      cost: {
-        input: new Decimal(row.input_cost),
-        output: new Decimal(row.output_cost),
-        total: new Decimal(row.total_cost),
-        client_total: Decimal.of(row.client_total_cost),
-        mismatch: row.mismatch,
-      },
-      credit: { plan: charge.credit_plan, remaining: Decimal.of(charge.remaining) },
-    };
-    const json = serializeJson(response);
-    if (requestId !== null) {
-      await manager.query('UPDATE usage_events SET response = $1 WHERE id = $2', [json, row.id]);
+    if (recorded) {
+      // This instance's cached standing goes now; the others' with the NOTIFY.
+      this.cache.apply(`payer:${principal.payerUserId}`);
+      this.cache.apply(`keyspend:${principal.apiKeyId}`);
+      return { json: recorded.body, replayed: false };
     }
-    return { json, replayed: false };
-  }
-
-  private async replay(
-    manager: EntityManager,
-    principal: GuardPrincipal,
-    requestId: string | null,
-    requestHash: Buffer | null,
-  ): Promise<RecordedUsage> {
-    const [first]: { request_hash: Buffer; response: string }[] = await manager.query(
-      'SELECT request_hash, response FROM usage_events WHERE api_key_id = $1 AND request_id = $2',
+    // The request_id was used before: its first call has committed (the insert waited for it).
+    const [first] = await preparedQuery<{ request_hash: Buffer; response: string }>(
+      this.dataSource,
+      'usage_replay',
+      REPLAY_SQL,
       [principal.apiKeyId, requestId],
     );
     if (!first || !requestHash) throw new Error('Usage insert conflicted without a stored request');
     if (!first.request_hash.equals(requestHash)) throw new DomainError('idempotency_key_reused');
     return { json: first.response, replayed: true };
+  }
+
+  /** Retries deadlocks (the statement rolled back whole); a long lock wait is a busy duplicate. */
+  private async withRetry<T>(idempotent: boolean, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === DEADLOCK && attempt < 3) continue;
+        if (code === LOCK_NOT_AVAILABLE && idempotent)
+          throw new DomainError('idempotency_in_flight');
+        throw error;
+      }
+    }
   }
 
   /** Identifies "the same request": its body and the organization it is billed to. */

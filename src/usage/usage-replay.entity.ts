@@ -1,0 +1,11 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** The first answer (JSON text) to a log-usage call with a `request_id`, for replays. */
+@Entity('usage_replays')
+export class UsageReplay {
+  @PrimaryColumn({ name: 'usage_event_id', type: 'uuid' })
+  usageEventId: string;
+
+  @Column({ type: 'text' })
+  response: string;
+}
