@@ -32,7 +32,7 @@ export class AuditService {
     const rows: (AuditPageDto['items'][number] & { id: string })[] = await this.dataSource.query(
       `SELECT id::text, at, actor, action, target_type, target_id, before, after, request_id
        FROM audit_log ${filters.length ? `WHERE ${filters.join(' AND ')}` : ''}
-       ORDER BY id DESC LIMIT $${params.length}`,
+       ORDER BY audit_log.id DESC LIMIT $${params.length}`,
       params,
     );
     const items = rows.slice(0, limit);

@@ -98,7 +98,7 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
    * trusted: a stale "no" can only refuse a key, never let one in.
    */
   async hasLegacyKeys(): Promise<boolean> {
-    if (this.legacyKeys !== null) return this.legacyKeys;
+    if (this.legacyKeys !== null && this.config.authCache.enabled) return this.legacyKeys;
     const [row]: { exists: boolean }[] = await this.dataSource.query(
       'SELECT EXISTS (SELECT 1 FROM api_key_hashes WHERE legacy) AS exists',
     );
@@ -110,7 +110,6 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
   apply(invalidation: Invalidation): void {
     if (invalidation === 'all') {
       for (const kind of KINDS) this.dropKind(kind);
-      this.legacyKeys = null;
       return;
     }
     if (invalidation === 'legacy') {
@@ -169,6 +168,8 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
     this.listener = client;
     // Whatever was cached before may have missed invalidations.
     this.apply('all');
+    this.legacyKeys = null;
+    await this.hasLegacyKeys().catch(() => undefined);
     this.connected = true;
     this.logger.log('Listening for cache invalidations');
   }

@@ -41,14 +41,19 @@ const UNAVAILABLE_ERRNO = new Set([
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P|55P03)/;
 
 function isDependencyDown(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code, driverError } = error as Error & { code?: string; driverError?: { code?: string } };
+  // Not `instanceof Error`: errors from the driver's sockets may come from another realm.
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, driverError, message } = error as {
+    code?: string;
+    driverError?: { code?: string };
+    message?: string;
+  };
   const sqlState = driverError?.code ?? code ?? '';
   return (
     UNAVAILABLE_ERRNO.has(sqlState) ||
     UNAVAILABLE_SQLSTATE.test(sqlState) ||
     /Connection terminated|timeout exceeded when trying to connect|canceling statement due to statement timeout/i.test(
-      error.message,
+      message ?? '',
     )
   );
 }

@@ -203,7 +203,8 @@ export class OrganizationsService {
     return this.changes.run(actor, async (change) => {
       const organization = await this.get(organizationId, change.manager, true);
       const before = await this.findMember(change.manager, organization.id, userId);
-      const [after]: MemberResponseDto[] = await change.manager.query(
+      // An UPDATE answers [rows, count] through TypeORM.
+      const [[after]]: [MemberResponseDto[], number] = await change.manager.query(
         `UPDATE organization_members SET role = $3
          WHERE organization_id = $1 AND user_id = $2 AND removed_at IS NULL
          RETURNING organization_id, user_id, role, created_at`,

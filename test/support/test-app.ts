@@ -14,13 +14,22 @@ export interface TestApp {
   baseUrl: string;
   /** A pool on the same database, for asserting what is stored. */
   db: pg.Pool;
+  databaseUrl: string;
   config: AppConfig;
   close(): Promise<void>;
 }
 
-/** The whole service on a fresh database, listening on a free port, configured as main.ts does. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+/**
+ * The whole service on a fresh database (or, with `databaseUrl`, beside another instance on
+ * that one), listening on a free port, configured as main.ts does.
+ */
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { databaseUrl?: string } = {},
+): Promise<TestApp> {
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => undefined }
+    : await createTestDatabase();
   const config = loadConfig({ ADMIN_TOKEN, ...env });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.register(config, database.url)],
@@ -36,6 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     app,
     baseUrl: await app.getUrl().then((url) => url.replace('[::1]', '127.0.0.1')),
     db,
+    databaseUrl: database.url,
     config,
     close: async () => {
       await db.end();
