@@ -11,7 +11,8 @@ import {
 } from 'class-validator';
 
 const MAX_TOKENS = 1_000_000_000;
-const MAX_CLIENT_COST = 1_000_000_000;
+// The largest value of the Postgres `integer` it is stored in.
+const MAX_MAX_TOKENS = 2_147_483_647;
 
 /** Body of `POST /api/guard/log-usage`: what one completion used. Numbers must be JSON numbers. */
 export class RecordUsageDto {
@@ -38,7 +39,7 @@ export class RecordUsageDto {
   /** @example 200 */
   @IsOptional()
   @Min(0)
-  @Max(MAX_TOKENS)
+  @Max(MAX_MAX_TOKENS)
   @IsInt()
   max_tokens?: number;
 
@@ -62,21 +63,18 @@ export class RecordUsageDto {
    */
   @IsOptional()
   @Min(0)
-  @Max(MAX_CLIENT_COST)
   @IsNumber({ allowNaN: false, allowInfinity: false })
   input_cost?: number;
 
   /** @example 0.3 */
   @IsOptional()
   @Min(0)
-  @Max(MAX_CLIENT_COST)
   @IsNumber({ allowNaN: false, allowInfinity: false })
   output_cost?: number;
 
   /** @example 0.8 */
   @IsOptional()
   @Min(0)
-  @Max(MAX_CLIENT_COST)
   @IsNumber({ allowNaN: false, allowInfinity: false })
   total_cost?: number;
 
