@@ -78,7 +78,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     stop: async () => {
       const running = server;
       server = null;
-      if (running && running.exitCode === null) {
+      if (running && running.exitCode === null && running.signalCode === null) {
         const exited = new Promise((resolve) => running.once('exit', resolve));
         running.kill('SIGINT'); // fast shutdown: roll back, checkpoint, exit
         await exited;
