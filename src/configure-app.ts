@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { LogLevel } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
-import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { AllExceptionsFilter, sendError } from './common/all-exceptions.filter.js';
 import { serializeJson } from './common/decimal.js';
 import { registerJsonParser } from './common/json-body.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
 import { LOG_LEVELS, type AppConfig } from './config/app-config.js';
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+const frameworkLogger = new Logger('Http');
 
 /** Fastify's own options: body limit and the request id (the caller's `X-Request-Id` when sane). */
 export function fastifyOptions(config: AppConfig): FastifyServerOptions {
@@ -18,6 +19,8 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     logger: false,
     // Model names of up to 200 characters, percent-encoded, fit in a path parameter.
     routerOptions: { maxParamLength: 1000 },
+    // Errors Fastify raises before routing (a malformed URL, say) get the contract's body too.
+    frameworkErrors: (error, request, reply) => sendError(reply, request, error, frameworkLogger),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -1,5 +1,5 @@
 import { Http } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('service surface', () => {
   let testApp: TestApp;
@@ -85,7 +85,7 @@ describe('service surface', () => {
 
     const xml = await http.request('POST', '/api/admin/users', {
       raw: '<user/>',
-      headers: { 'content-type': 'application/xml' },
+      headers: { 'content-type': 'application/xml', authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(xml.status).toBe(415);
     expect(xml.body.code).toBe('unsupported_media_type');

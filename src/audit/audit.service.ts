@@ -11,7 +11,10 @@ export class AuditService {
 
   /** Newest first, by keyset on `id`. */
   async list(query: ListAuditQueryDto): Promise<AuditPageDto> {
-    if (query.cursor !== undefined && !/^\d+$/.test(query.cursor)) {
+    if (
+      query.cursor !== undefined &&
+      (!/^\d{1,19}$/.test(query.cursor) || BigInt(query.cursor) > 9_223_372_036_854_775_807n)
+    ) {
       throw new ValidationFailed([{ field: 'cursor', message: 'must be a next_cursor value' }]);
     }
     const limit = query.limit ?? 100;

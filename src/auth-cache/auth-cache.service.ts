@@ -90,7 +90,8 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
    * when the channel is back), for answers that refuse and so cannot grant anything.
    */
   peek<T>(kind: CacheKind, key: string): T | undefined {
-    return this.fresh(kind, key, Date.now())?.value as T | undefined;
+    // Neither the TTL nor validUntil applies: the answer can only differ between two refusals.
+    return this.stores.get(kind)!.get(key)?.value as T | undefined;
   }
 
   /**

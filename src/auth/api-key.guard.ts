@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
-import { validateDto } from '../common/validation.js';
+import { isStorableText, validateDto } from '../common/validation.js';
 import { isUuid } from '../common/uuid.js';
 import {
   EMPTY_ROW,
@@ -18,6 +18,8 @@ import { GUARD_BODY, GUARD_MODE, type GuardMode, type GuardPrincipal } from './g
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
 import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
+
+const MAX_MODEL_NAME = 200;
 
 export interface GuardedRequest extends FastifyRequest {
   principal?: GuardPrincipal;
@@ -91,7 +93,13 @@ export class ApiKeyGuard implements CanActivate {
                 guardRequest.organization && isUuid(guardRequest.organization)
                   ? guardRequest.organization
                   : null,
-              model: guardRequest.model ?? null,
+              // A name no model can have is simply not found: no lookup, nothing cached.
+              model:
+                guardRequest.model &&
+                guardRequest.model.length <= MAX_MODEL_NAME &&
+                isStorableText(guardRequest.model)
+                  ? guardRequest.model
+                  : null,
               standing: mode === 'auth',
             });
     }

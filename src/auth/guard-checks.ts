@@ -98,7 +98,8 @@ export function runGuardChecks(
     }
     if (!row.is_member) throw new DomainError('not_organization_member');
     if (!row.may_spend) throw new DomainError('organization_spend_not_allowed');
-    organization = { id: row.organization_id, publicId: row.organization_public_id };
+    // The public id as the caller sent it (a UUID in any letter case).
+    organization = { id: row.organization_id, publicId: request.organization };
   }
 
   if (!row.model_id || !row.model_name || !row.model_enabled) {

@@ -45,6 +45,11 @@ describe('API key format', () => {
     const key = generateApiKey();
     expect(displayParts(key)).toEqual({ prefix: key.slice(0, 11), last4: key.slice(-4) });
   });
+
+  it('never shows more than a quarter of a short imported key', () => {
+    expect(displayParts('sk-Secr3tPw')).toEqual({ prefix: 'sk-S', last4: 'w' });
+    expect(displayParts('sk-abcdefgh12345678')).toEqual({ prefix: 'sk-ab', last4: '78' });
+  });
 });
 
 describe('secrets', () => {

@@ -37,9 +37,20 @@ export function generateServiceSecret(): string {
   return `ss-${randomBytes(32).toString('hex')}`;
 }
 
-/** How a key is shown after creation: its first 11 and last 4 characters. */
+/**
+ * How a key or secret is shown after creation: its type prefix (`sk-`) with the first 8 and the
+ * last 4 characters of the secret part, but never more than a quarter of it, so a short
+ * (imported) key is not given away.
+ */
 export function displayParts(secret: string): { prefix: string; last4: string } {
-  return { prefix: secret.slice(0, 11), last4: secret.slice(-4) };
+  const body = secret.slice(3);
+  const shown = Math.floor(body.length / 4);
+  const head = Math.min(8, Math.ceil(shown / 2));
+  const tail = Math.min(4, shown - head);
+  return {
+    prefix: secret.slice(0, 3) + body.slice(0, head),
+    last4: tail > 0 ? body.slice(-tail) : '',
+  };
 }
 
 /** The key in an `Authorization` header, given as `sk-…` or `Bearer sk-…`. */

@@ -40,6 +40,13 @@ const UNAVAILABLE_ERRNO = new Set([
 // Connection failures, resources exhausted, shutdown, and lock waits past lock_timeout.
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P|55P03)/;
 
+/** Postgres refused a timestamp a client sent (well-formed, but out of its range). */
+function isBadTimestamp(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: string }; code?: string } | null)?.driverError
+    ?.code;
+  return code === '22007' || code === '22008';
+}
+
 function isDependencyDown(error: unknown): boolean {
   // Not `instanceof Error`: errors from the driver's sockets may come from another realm.
   if (typeof error !== 'object' || error === null) return false;
@@ -103,6 +110,17 @@ export function toErrorBody(
     return { body: { status, message, code, request_id: requestId } };
   }
 
+  if (isBadTimestamp(error)) {
+    return {
+      body: {
+        status: 400,
+        message: 'A date or time is out of range',
+        code: 'bad_request',
+        request_id: requestId,
+      },
+    };
+  }
+
   if (isDependencyDown(error)) {
     logger.warn(`Database unavailable: ${error instanceof Error ? error.message : String(error)}`);
     return {
@@ -124,6 +142,7 @@ export function sendError(
 ): void {
   const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+  void reply.header('x-request-id', String(request.id));
   void reply.status(body.status).type('application/json; charset=utf-8').send(body);
 }
 

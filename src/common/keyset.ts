@@ -1,4 +1,5 @@
 import { ValidationFailed } from './error-codes.js';
+import { isUuid } from './uuid.js';
 
 /**
  * Cursors of lists ordered by (created_at, id): opaque to clients, exact to the microsecond
@@ -13,7 +14,7 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
   if (
     extra !== undefined ||
     !id ||
-    !/^[0-9a-f-]{36}$/.test(id) ||
+    !isUuid(id) ||
     !/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$/.test(createdAt ?? '')
   ) {
     throw new ValidationFailed([{ field: 'cursor', message: 'must be a next_cursor value' }]);

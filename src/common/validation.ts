@@ -1,5 +1,5 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 import { type FieldError } from './error-codes.js';
 import { InvalidJsonBody } from './json-body.js';
 
@@ -20,15 +20,15 @@ export function validateDto<T extends object>(
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { value: null, errors: [{ field: '', message: 'body must be a JSON object' }] };
   }
-  const unstorable = findUnstorableString(body, '');
-  if (unstorable !== null) {
+  const unknown = Object.keys(body).filter((key) => !declaredFields(cls).has(key));
+  if (unknown.length > 0) {
     return {
       value: null,
-      errors: [
-        { field: unstorable, message: 'must not contain NUL characters or lone surrogates' },
-      ],
+      errors: unknown.map((field) => ({ field, message: 'is not an allowed field' })),
     };
   }
+  const problem = inspectJson(body, '', 0);
+  if (problem !== null) return { value: null, errors: [problem] };
   const instance = plainToInstance(cls, body);
   const problems = validateSync(instance, {
     whitelist: true,
@@ -59,23 +59,59 @@ function flatten(problems: ValidationError[], parent: string): FieldError[] {
 // A NUL, or a UTF-16 surrogate without its partner: text Postgres rejects.
 // eslint-disable-next-line no-control-regex
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_DEPTH = 32;
 
-/** The path of the first string (value or key) in a JSON value that Postgres cannot store. */
-export function findUnstorableString(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : null;
-  if (value === null || typeof value !== 'object') return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnstorableString(value[i], `${path}[${i}]`);
-      if (found !== null) return found;
-    }
-    return null;
+const fieldsByClass = new WeakMap<ClassConstructor<object>, Set<string>>();
+
+/**
+ * The fields a DTO declares. Checked on the raw keys, before class-transformer, so names that
+ * every object inherits (`constructor`, `toString`, `__proto__`) are refused like any other.
+ */
+function declaredFields(cls: ClassConstructor<object>): Set<string> {
+  let fields = fieldsByClass.get(cls);
+  if (!fields) {
+    fields = new Set(
+      getMetadataStorage()
+        .getTargetValidationMetadatas(cls, '', true, false)
+        .map((metadata) => metadata.propertyName),
+    );
+    fieldsByClass.set(cls, fields);
   }
-  for (const [key, child] of Object.entries(value)) {
-    const childPath = path ? `${path}.${key}` : key;
-    if (UNSTORABLE.test(key)) return childPath;
-    const found = findUnstorableString(child, childPath);
-    if (found !== null) return found;
+  return fields;
+}
+
+/** Whether a string (a value, or a key) can be stored by Postgres. */
+export function isStorableText(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+/** The first part of a JSON value that Postgres cannot store, or that is nested too deeply. */
+function inspectJson(value: unknown, path: string, depth: number): FieldError | null {
+  if (typeof value === 'string') {
+    return isStorableText(value)
+      ? null
+      : { field: path, message: 'must not contain NUL characters or lone surrogates' };
+  }
+  if (value === null || typeof value !== 'object') return null;
+  if (depth >= MAX_DEPTH) {
+    return { field: path, message: `must not be nested more than ${MAX_DEPTH} levels deep` };
+  }
+  const entries: [string, unknown][] = Array.isArray(value)
+    ? value.map((child, index) => [`${path}[${index}]`, child])
+    : Object.entries(value).map(([key, child]) => [path ? `${path}.${key}` : key, child]);
+  if (!Array.isArray(value)) {
+    for (const key of Object.keys(value)) {
+      if (!isStorableText(key)) {
+        return {
+          field: path ? `${path}.${key}` : key,
+          message: 'must not contain NUL characters or lone surrogates',
+        };
+      }
+    }
+  }
+  for (const [childPath, child] of entries) {
+    const problem = inspectJson(child, childPath, depth + 1);
+    if (problem !== null) return problem;
   }
   return null;
 }

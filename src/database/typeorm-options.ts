@@ -17,6 +17,7 @@ import { User } from '../users/user.entity.js';
 import { CreateSchema1795700000000 } from './migrations/1795700000000-CreateSchema.js';
 import { AddKeyLifecycle1795710000000 } from './migrations/1795710000000-AddKeyLifecycle.js';
 import { AddUsageReplays1795720000000 } from './migrations/1795720000000-AddUsageReplays.js';
+import { AddLookupIndexes1795730000000 } from './migrations/1795730000000-AddLookupIndexes.js';
 
 export const ENTITIES = [
   User,
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   CreateSchema1795700000000,
   AddKeyLifecycle1795710000000,
   AddUsageReplays1795720000000,
+  AddLookupIndexes1795730000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { ValidationFailed } from '../common/error-codes.js';
-import { findUnstorableString } from '../common/validation.js';
+import { isStorableText } from '../common/validation.js';
 import { ModelResponseDto } from './dto/model-response.dto.js';
 import { PutModelDto } from './dto/put-model.dto.js';
 import { ModelsService } from './models.service.js';
@@ -21,7 +21,7 @@ export class ModelsController {
     @Param('unique_name') uniqueName: string,
     @Body() dto: PutModelDto,
   ): Promise<ModelResponseDto> {
-    if (uniqueName.length > 200 || findUnstorableString(uniqueName, 'unique_name') !== null) {
+    if (uniqueName.length > 200 || !isStorableText(uniqueName)) {
       throw new ValidationFailed([
         { field: 'unique_name', message: 'must be 1 to 200 characters of storable text' },
       ]);

@@ -29,33 +29,39 @@ export class ModelsService {
 
   /** Creates the model or replaces its prices (and `enabled`, when given), atomically. */
   put(actor: AdminActor, uniqueName: string, dto: PutModelDto): Promise<ModelResponseDto> {
+    const prices = [String(dto.price_million_input), String(dto.price_million_output)];
     return this.changes.run(actor, async (change) => {
-      const [previous]: ModelRow[] = await change.manager.query(
-        `SELECT ${COLUMNS} FROM models WHERE unique_name = $1 FOR UPDATE`,
-        [uniqueName],
-      );
-      const [row]: ModelRow[] = await change.manager.query(
+      // Create, or else lock the existing row: concurrent first PUTs make one creation.
+      const [created]: ModelRow[] = await change.manager.query(
         `INSERT INTO models (unique_name, enabled, price_million_input, price_million_output)
-       VALUES ($1, COALESCE($2::boolean, true), $3::numeric, $4::numeric)
-       ON CONFLICT (unique_name) DO UPDATE SET
-         enabled = COALESCE($2::boolean, models.enabled),
-         price_million_input = EXCLUDED.price_million_input,
-         price_million_output = EXCLUDED.price_million_output,
-         updated_at = now()
-       RETURNING ${COLUMNS}`,
-        [
-          uniqueName,
-          dto.enabled ?? null,
-          String(dto.price_million_input),
-          String(dto.price_million_output),
-        ],
+         VALUES ($1, COALESCE($2::boolean, true), $3::numeric, $4::numeric)
+         ON CONFLICT (unique_name) DO NOTHING
+         RETURNING ${COLUMNS}`,
+        [uniqueName, dto.enabled ?? null, ...prices],
       );
+      let before: ModelResponseDto | undefined;
+      let row = created;
+      if (!created) {
+        const [previous]: ModelRow[] = await change.manager.query(
+          `SELECT ${COLUMNS} FROM models WHERE unique_name = $1 FOR UPDATE`,
+          [uniqueName],
+        );
+        before = toResponse(previous);
+        // An UPDATE answers [rows, count] through TypeORM.
+        [[row]] = await change.manager.query(
+          `UPDATE models SET enabled = COALESCE($2::boolean, enabled),
+             price_million_input = $3::numeric, price_million_output = $4::numeric, updated_at = now()
+           WHERE unique_name = $1
+           RETURNING ${COLUMNS}`,
+          [uniqueName, dto.enabled ?? null, ...prices],
+        );
+      }
       const after = toResponse(row);
       await change.audit({
-        action: previous ? 'model.update' : 'model.create',
+        action: created ? 'model.create' : 'model.update',
         targetType: 'model',
         targetId: uniqueName,
-        before: previous ? toResponse(previous) : undefined,
+        before,
         after,
       });
       await change.invalidate('model');

@@ -13,7 +13,8 @@ export class User {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  @Column({ type: 'text', nullable: true, unique: true })
+  /** Unique whatever its case. */
+  @Column({ type: 'text', nullable: true })
   email: string | null;
 
   @Column({ name: 'credit_plan', type: 'text', default: 'prepaid' })

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsRFC3339, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 
 export class ListAuditQueryDto {
   /** Only this action, e.g. `api_key.rotate`. */
@@ -26,12 +26,12 @@ export class ListAuditQueryDto {
 
   /** Changes at or after this time (ISO 8601). */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRFC3339()
   from?: string;
 
   /** Changes before this time (ISO 8601). */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRFC3339()
   to?: string;
 
   /** Page size, 1–500 (default 100). */

@@ -3,7 +3,7 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
+  IsRFC3339,
   IsNumber,
   IsObject,
   IsOptional,
@@ -57,7 +57,7 @@ export class ApiKeySettingsDto {
    */
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
-  @IsISO8601({ strict: true })
+  @IsRFC3339()
   expires_at?: string | null;
 
   /**

@@ -1,4 +1,4 @@
-import { IsIn, IsISO8601, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsRFC3339, IsNumber, IsOptional, Max, Min } from 'class-validator';
 
 export class AddCreditDto {
   /**
@@ -24,6 +24,6 @@ export class AddCreditDto {
    * @example "2027-01-01T00:00:00Z"
    */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRFC3339()
   expires_at?: string;
 }
