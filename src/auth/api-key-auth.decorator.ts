@@ -14,14 +14,15 @@ import { GUARD_BODY, GUARD_MODE, type GuardMode } from './guard-principal.js';
 
 /**
  * A guard route: `SecretKey` + `Authorization` (+ optional `Swarms-Organization`) resolved by
- * {@link ApiKeyGuard}. With `body`, the guard validates the body against that DTO at the
+ * {@link ApiKeyGuard}. For log-usage the guard validates the body against `body` at the
  * contract's point in the check order; read it back with `@GuardedBody()`.
  */
-export function ApiKeyAuth(mode: GuardMode, body?: new () => object) {
+export function ApiKeyAuth(mode: GuardMode, body: new () => object, example: object) {
   return applyDecorators(
     SetMetadata(ACCESS, 'api-key' satisfies Access),
     SetMetadata(GUARD_MODE, mode),
-    SetMetadata(GUARD_BODY, body),
+    // Auth reads only `model` (check 5); log-usage validates its whole body.
+    SetMetadata(GUARD_BODY, mode === 'usage' ? body : undefined),
     UseGuards(ApiKeyGuard),
     ApiSecurity('SecretKey'),
     ApiSecurity('ApiKey'),
@@ -31,7 +32,7 @@ export function ApiKeyAuth(mode: GuardMode, body?: new () => object) {
       description: "Organization to bill (its public_id). The organization's owner pays.",
       schema: { type: 'string', format: 'uuid' },
     }),
-    ...(body ? [ApiBody({ type: body })] : []),
+    ApiBody({ type: body, examples: { 'original document': { value: example } } }),
     ApiResponse({ status: 400, description: 'Bad request', type: ErrorResponseDto }),
     ApiResponse({
       status: 401,

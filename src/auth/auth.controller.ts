@@ -1,11 +1,12 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { ApiKeyAuth, Principal } from './api-key-auth.decorator.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
 import { AuthResponseDto } from './dto/auth-response.dto.js';
 import type { GuardPrincipal } from './guard-principal.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
+import { SEED_AUTH_BODY } from './seed-examples.js';
 
 @ApiTags('guard')
 @Controller('guard')
@@ -14,13 +15,12 @@ export class AuthController {
 
   @Post('auth')
   @HttpCode(200)
-  @ApiKeyAuth('auth')
+  @ApiKeyAuth('auth', AuthRequestDto, SEED_AUTH_BODY)
   @ApiOperation({
     summary: 'May this API key run this model, and who pays?',
     description:
       'Called by a model server before each completion. Runs the check table in order; the first failing check answers.',
   })
-  @ApiBody({ type: AuthRequestDto })
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiResponse({
     status: 402,

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiKeyAuth, GuardedBody, Principal } from '../auth/api-key-auth.decorator.js';
 import type { GuardPrincipal } from '../auth/guard-principal.js';
 import { LastUsedRecorder } from '../auth/last-used.recorder.js';
+import { SEED_USAGE_BODY } from '../auth/seed-examples.js';
 import { ValidationFailed } from '../common/error-codes.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { RecordUsageDto } from './dto/record-usage.dto.js';
@@ -20,7 +21,7 @@ export class UsageController {
 
   @Post('log-usage')
   @HttpCode(201)
-  @ApiKeyAuth('usage', RecordUsageDto)
+  @ApiKeyAuth('usage', RecordUsageDto, SEED_USAGE_BODY)
   @ApiOperation({
     summary: 'Record what a completion used, and charge the payer',
     description:
