@@ -44,6 +44,7 @@ describe('service surface', () => {
       '/api/admin/audit',
       '/api/admin/models',
       '/api/admin/models/{unique_name}',
+      '/api/admin/models/{unique_name}/prices',
       '/api/admin/organizations',
       '/api/admin/organizations/{id}',
       '/api/admin/organizations/{id}/members',

@@ -4,6 +4,7 @@ import { ApiKeyMonthlySpend } from '../auth/api-key-monthly-spend.entity.js';
 import { ApiKey } from '../auth/api-key.entity.js';
 import { AuditEntry } from '../audit/audit-entry.entity.js';
 import type { DatabaseConfig } from '../config/app-config.js';
+import { ModelPrice } from '../models/model-price.entity.js';
 import { Model } from '../models/model.entity.js';
 import { OrganizationMember } from '../organizations/organization-member.entity.js';
 import { Organization } from '../organizations/organization.entity.js';
@@ -18,6 +19,7 @@ import { CreateSchema1795700000000 } from './migrations/1795700000000-CreateSche
 import { AddKeyLifecycle1795710000000 } from './migrations/1795710000000-AddKeyLifecycle.js';
 import { AddUsageReplays1795720000000 } from './migrations/1795720000000-AddUsageReplays.js';
 import { AddLookupIndexes1795730000000 } from './migrations/1795730000000-AddLookupIndexes.js';
+import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModelPrices.js';
 
 export const ENTITIES = [
   User,
@@ -31,6 +33,7 @@ export const ENTITIES = [
   ServiceClient,
   ServiceClientSecret,
   Model,
+  ModelPrice,
   UsageEvent,
   UsageReplay,
   AuditEntry,
@@ -41,6 +44,7 @@ export const MIGRATIONS = [
   AddKeyLifecycle1795710000000,
   AddUsageReplays1795720000000,
   AddLookupIndexes1795730000000,
+  AddModelPrices1795740000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ModelPriceResponseDto } from './dto/model-price-response.dto.js';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { ValidationFailed } from '../common/error-codes.js';
@@ -27,6 +29,13 @@ export class ModelsController {
       ]);
     }
     return this.models.put(actor, uniqueName, dto);
+  }
+
+  /** Every price the model has had, newest first; usage rows keep the one they were charged. */
+  @Get(':unique_name/prices')
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  prices(@Param('unique_name') uniqueName: string): Promise<ModelPriceResponseDto[]> {
+    return this.models.prices(uniqueName);
   }
 
   /** Every model with its prices, by name. */

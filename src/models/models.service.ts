@@ -4,6 +4,8 @@ import { DataSource } from 'typeorm';
 import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
 import { Decimal } from '../common/decimal.js';
+import { NotFound } from '../common/error-codes.js';
+import type { ModelPriceResponseDto } from './dto/model-price-response.dto.js';
 import type { ModelResponseDto } from './dto/model-response.dto.js';
 import type { PutModelDto } from './dto/put-model.dto.js';
 
@@ -56,6 +58,18 @@ export class ModelsService {
           [uniqueName, dto.enabled ?? null, ...prices],
         );
       }
+      const repriced =
+        !before ||
+        before.price_million_input.text !== new Decimal(row.price_million_input).text ||
+        before.price_million_output.text !== new Decimal(row.price_million_output).text;
+      if (repriced) {
+        // A new version from now on; usage already recorded keeps the prices it was charged.
+        await change.manager.query(
+          `INSERT INTO model_prices (model_id, price_million_input, price_million_output)
+           VALUES ($1, $2::numeric, $3::numeric)`,
+          [row.id, ...prices],
+        );
+      }
       const after = toResponse(row);
       await change.audit({
         action: created ? 'model.create' : 'model.update',
@@ -67,6 +81,30 @@ export class ModelsService {
       await change.invalidate('model');
       return after;
     });
+  }
+
+  /** Every price the model has had, newest first. */
+  async prices(uniqueName: string): Promise<ModelPriceResponseDto[]> {
+    const rows: {
+      price_million_input: string;
+      price_million_output: string;
+      effective_from: Date;
+      effective_until: Date | null;
+    }[] = await this.dataSource.query(
+      `SELECT p.price_million_input::text, p.price_million_output::text, p.effective_from,
+         lead(p.effective_from) OVER (ORDER BY p.effective_from, p.id) AS effective_until
+       FROM models m JOIN model_prices p ON p.model_id = m.id
+       WHERE m.unique_name = $1
+       ORDER BY p.effective_from DESC, p.id DESC`,
+      [uniqueName],
+    );
+    if (rows.length === 0) throw new NotFound('Model');
+    return rows.map((row) => ({
+      price_million_input: new Decimal(row.price_million_input),
+      price_million_output: new Decimal(row.price_million_output),
+      effective_from: row.effective_from,
+      effective_until: row.effective_until,
+    }));
   }
 
   async list(): Promise<ModelResponseDto[]> {

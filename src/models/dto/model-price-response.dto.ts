@@ -1,0 +1,14 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Decimal } from '../../common/decimal.js';
+
+/** One price version of a model. */
+export class ModelPriceResponseDto {
+  @ApiProperty({ type: 'number', example: 0.5 })
+  price_million_input: Decimal;
+  @ApiProperty({ type: 'number', example: 0.5 })
+  price_million_output: Decimal;
+  /** From when this price applied; the next version's time ends it. */
+  effective_from: Date;
+  /** Until when it applied; null for the current price. */
+  effective_until: Date | null;
+}
