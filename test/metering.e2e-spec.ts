@@ -63,4 +63,61 @@ describe('metering', () => {
       expect((await http.admin('GET', '/models/no-such-model/prices')).status).toBe(404);
     });
   });
+
+  describe('message storage', () => {
+    const messages = [{ role: 'user', content: 'é'.repeat(300) + ' 🚀 end' }];
+
+    async function storedWith(env: Record<string, string>) {
+      const app = await startTestApp(env);
+      try {
+        const appHttp = new Http(app.baseUrl);
+        const payer = await createTenant(appHttp);
+        const response = await appHttp.post(
+          '/api/guard/log-usage',
+          seedUsageBody({ messages }),
+          guardHeaders(payer),
+        );
+        expect(response.status).toBe(201);
+        const { rows } = await app.db.query(
+          'SELECT messages, messages_bytes FROM usage_events WHERE id = $1',
+          [response.body.id],
+        );
+        return rows[0];
+      } finally {
+        await app.close();
+      }
+    }
+
+    const size = Buffer.byteLength(JSON.stringify(messages));
+
+    it('stores messages whole when they fit (full)', async () => {
+      expect(await storedWith({ MESSAGE_STORAGE: 'full' })).toEqual({
+        messages,
+        messages_bytes: size,
+      });
+    });
+
+    it('keeps only their size when they do not fit (full)', async () => {
+      expect(await storedWith({ MESSAGE_STORAGE: 'full', MESSAGES_MAX_BYTES: '100' })).toEqual({
+        messages: null,
+        messages_bytes: size,
+      });
+    });
+
+    it('keeps the start of their JSON within the cap (truncate)', async () => {
+      const stored = await storedWith({ MESSAGE_STORAGE: 'truncate', MESSAGES_MAX_BYTES: '200' });
+      expect(stored.messages_bytes).toBe(size);
+      expect(stored.messages).toMatchObject({ truncated: true, bytes: size });
+      expect(JSON.stringify(messages).startsWith(stored.messages.prefix)).toBe(true);
+      expect(stored.messages.prefix.length).toBeGreaterThan(50);
+      expect(Buffer.byteLength(JSON.stringify(stored.messages))).toBeLessThanOrEqual(200);
+    });
+
+    it('stores none of them (none)', async () => {
+      expect(await storedWith({ MESSAGE_STORAGE: 'none' })).toEqual({
+        messages: null,
+        messages_bytes: size,
+      });
+    });
+  });
 });

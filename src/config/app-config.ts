@@ -31,7 +31,12 @@ export interface AppConfig {
   };
   /** Largest JSON request body accepted, in bytes. */
   bodyLimitBytes: number;
-  /** Largest `messages` value stored with a usage event, in bytes of JSON. */
+  /**
+   * What happens to `messages` sent with usage: `full` stores them when they fit in
+   * `messagesMaxBytes` of JSON (else only their size), `truncate` stores at most that many bytes
+   * of their JSON text, `none` stores only their size.
+   */
+  messageStorage: 'full' | 'truncate' | 'none';
   messagesMaxBytes: number;
 }
 
@@ -117,6 +122,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxEntries: read.int('AUTH_CACHE_MAX_ENTRIES', 100_000, 100, 10_000_000),
     },
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
   };
 

@@ -213,12 +213,43 @@ export class UsageService {
     );
   }
 
+  /** `messages` as stored under MESSAGE_STORAGE, and their size as sent. */
   private storableMessages(messages: unknown): { json: string | null; bytes: number | null } {
     if (messages === undefined) return { json: null, bytes: null };
     const json = JSON.stringify(messages);
     const bytes = Buffer.byteLength(json, 'utf8');
-    return { json: bytes <= this.config.messagesMaxBytes ? json : null, bytes };
+    const cap = this.config.messagesMaxBytes;
+    switch (this.config.messageStorage) {
+      case 'none':
+        return { json: null, bytes };
+      case 'full':
+        return { json: bytes <= cap ? json : null, bytes };
+      case 'truncate':
+        return {
+          json: bytes <= cap ? json : JSON.stringify(truncatedMessages(json, bytes, cap)),
+          bytes,
+        };
+    }
   }
+}
+
+/**
+ * What `truncate` keeps of messages over the cap: the start of their JSON text, cut on a
+ * character boundary, in an object whose own JSON stays within the cap.
+ */
+export function truncatedMessages(json: string, bytes: number, cap: number): object {
+  const frame = { truncated: true, bytes, prefix: '' };
+  const room = Math.max(0, cap - Buffer.byteLength(JSON.stringify(frame)));
+  let prefix = '';
+  let used = 0;
+  for (const char of json) {
+    // JSON escaping can grow a character; count it as it will be written.
+    const size = Buffer.byteLength(JSON.stringify(char)) - 2;
+    if (used + size > room) break;
+    prefix += char;
+    used += size;
+  }
+  return { ...frame, prefix };
 }
 
 /** A validated finite JSON number as text for a `numeric` parameter (no arithmetic on it). */
