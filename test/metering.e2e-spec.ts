@@ -120,4 +120,67 @@ describe('metering', () => {
       });
     });
   });
+
+  describe('the partitioned ledger', () => {
+    it('has the partitions of this month and the next ones after start', async () => {
+      const { rows } = await testApp.db.query(
+        `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'usage_events'::regclass ORDER BY c.relname`,
+      );
+      const names = rows.map((row: { relname: string }) => row.relname);
+      const month = (offset: number) => {
+        const date = new Date();
+        const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + offset, 1));
+        return `usage_events_y${d.getUTCFullYear()}m${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+      };
+      expect(names).toEqual(
+        expect.arrayContaining([month(0), month(1), month(2), month(3), 'usage_events_default']),
+      );
+    });
+
+    it('takes an insert on the first second of next month in that month’s partition', async () => {
+      const [row] = (
+        await testApp.db.query(
+          `INSERT INTO usage_events (api_key_id, user_id, payer_user_id, service_client_id, model_id, model,
+             input_tokens, output_tokens, price_million_input, price_million_output,
+             input_cost, output_cost, total_cost, created_at)
+           SELECT k.id, k.user_id, k.user_id, s.id, m.id, m.unique_name, 1, 1, 0, 0, 0, 0, 0,
+             date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 month'
+           FROM api_keys k, service_clients s, models m
+           WHERE k.id = $1 AND s.id = $2 AND m.unique_name = 'cogvlm-chat-17b'
+           RETURNING tableoid::regclass::text AS partition, created_at`,
+          [tenant.apiKeyId, tenant.serviceClientId],
+        )
+      ).rows;
+      expect(row.partition).toMatch(/^usage_events_y\d{4}m\d{2}$/);
+      expect(row.created_at.getUTCDate()).toBe(1);
+      expect(row.created_at.getUTCHours()).toBe(0);
+      await testApp.db.query('DELETE FROM usage_events WHERE created_at = $1', [row.created_at]);
+    });
+
+    it('keeps the daily rollups equal to the raw events', async () => {
+      const payer = await createTenant(http, { credit: 10 });
+      for (let i = 0; i < 5; i++) {
+        const body = seedUsageBody({ input_tokens: 100 + i, output_tokens: 7 * i });
+        expect((await http.post('/api/guard/log-usage', body, guardHeaders(payer))).status).toBe(
+          201,
+        );
+      }
+      const raw = await testApp.db.query(
+        `SELECT count(*)::int AS requests, sum(input_tokens)::int AS input, sum(output_tokens)::int AS output,
+           trim_scale(sum(total_cost))::text AS cost
+         FROM usage_events WHERE api_key_id = $1`,
+        [payer.apiKeyId],
+      );
+      const rolled = await testApp.db.query(
+        `SELECT sum(requests)::int AS requests, sum(input_tokens)::int AS input, sum(output_tokens)::int AS output,
+           trim_scale(sum(cost))::text AS cost
+         FROM usage_daily WHERE api_key_id = $1`,
+        [payer.apiKeyId],
+      );
+      expect(rolled.rows[0]).toEqual(raw.rows[0]);
+      expect(raw.rows[0].requests).toBe(5);
+    });
+  });
 });

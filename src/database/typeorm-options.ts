@@ -10,7 +10,9 @@ import { OrganizationMember } from '../organizations/organization-member.entity.
 import { Organization } from '../organizations/organization.entity.js';
 import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { UsageDaily } from '../usage/usage-daily.entity.js';
 import { UsageReplay } from '../usage/usage-replay.entity.js';
+import { UsageRequest } from '../usage/usage-request.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
 import { MonthlySpend } from '../users/monthly-spend.entity.js';
 import { UserCredit } from '../users/user-credit.entity.js';
@@ -20,6 +22,7 @@ import { AddKeyLifecycle1795710000000 } from './migrations/1795710000000-AddKeyL
 import { AddUsageReplays1795720000000 } from './migrations/1795720000000-AddUsageReplays.js';
 import { AddLookupIndexes1795730000000 } from './migrations/1795730000000-AddLookupIndexes.js';
 import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModelPrices.js';
+import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
 
 export const ENTITIES = [
   User,
@@ -36,6 +39,8 @@ export const ENTITIES = [
   ModelPrice,
   UsageEvent,
   UsageReplay,
+  UsageRequest,
+  UsageDaily,
   AuditEntry,
 ];
 
@@ -45,6 +50,7 @@ export const MIGRATIONS = [
   AddUsageReplays1795720000000,
   AddLookupIndexes1795730000000,
   AddModelPrices1795740000000,
+  PartitionUsageEvents1795750000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

@@ -1,6 +1,6 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
-/** One metered completion: what was used, at which unit prices, and who paid. */
+/** One metered completion: what was used, at which unit prices, and who paid. Partitioned by month. */
 @Entity('usage_events')
 export class UsageEvent {
   @PrimaryGeneratedColumn('uuid')
@@ -86,6 +86,7 @@ export class UsageEvent {
   @Column({ name: 'request_hash', type: 'bytea', nullable: true, select: false })
   requestHash: Buffer | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  /** Part of the key: the table is partitioned by its calendar month (UTC). */
+  @PrimaryColumn({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 }

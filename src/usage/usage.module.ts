@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { UsageController } from './usage.controller.js';
+import { UsagePartitions } from './usage-partitions.service.js';
 import { UsageService } from './usage.service.js';
 
 @Module({
   imports: [AuthModule],
   controllers: [UsageController],
-  providers: [UsageService],
+  providers: [UsageService, UsagePartitions],
 })
 export class UsageModule {}

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -32,8 +33,10 @@ const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
 /**
  * One statement records the usage and charges for it, so it is atomic and durable on
  * acknowledge, and costs one round trip:
- * - the event, priced from the model's current prices (exact numeric), unless its
- *   `request_id` was already used with this key (then nothing below happens);
+ * - the claim of its `request_id` for this key, if it has one: when the id was used before, the
+ *   claim waits for that call's commit and nothing below happens;
+ * - the event, priced from the model's current prices (exact numeric), in its month's partition,
+ *   and the day's rollup for its payer, organization, key and model;
  * - the payer's debit: unexpired free credit first, then paid credit, which may go negative
  *   (usage that happened is always charged); concurrent charges serialise on the payer's row;
  * - the payer's and the key's spend for the calendar month (UTC), and the key's lifetime spend;
@@ -42,14 +45,20 @@ const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
  * - a NOTIFY, so every instance drops its cached standing of this payer and key at commit.
  */
 const RECORD_SQL = `
-WITH ins AS (
+WITH claim AS (
+  INSERT INTO usage_requests (api_key_id, request_id, request_hash, usage_event_id)
+  SELECT $1, $19, $20, $22 WHERE $19::text IS NOT NULL
+  ON CONFLICT (api_key_id, request_id) DO NOTHING
+  RETURNING usage_event_id
+),
+ins AS (
   INSERT INTO usage_events (
-    api_key_id, user_id, payer_user_id, organization_id, service_client_id, model_id, model,
+    id, api_key_id, user_id, payer_user_id, organization_id, service_client_id, model_id, model,
     input_tokens, output_tokens, max_tokens, temperature, top_p, echo, stream,
     client_input_cost, client_output_cost, client_total_cost,
     price_million_input, price_million_output, input_cost, output_cost, total_cost,
     messages, messages_bytes, request_id, request_hash)
-  SELECT $1, $2, $3, $4, $5, md.id, md.unique_name,
+  SELECT $22, $1, $2, $3, $4, $5, md.id, md.unique_name,
     $7, $8, $9, $10, $11, $12, $13,
     $14::numeric, $15::numeric, $16::numeric,
     md.price_million_input, md.price_million_output,
@@ -60,9 +69,24 @@ WITH ins AS (
     SELECT ${tokenCostSql('$7', 'md.price_million_input')} AS input,
            ${tokenCostSql('$8', 'md.price_million_output')} AS output
   ) cost
-  WHERE md.id = $6
-  ON CONFLICT (api_key_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
-  RETURNING id, payer_user_id, input_cost, output_cost, total_cost, client_total_cost
+  -- A request_id already claimed (by a committed first call: the claim waited for it) records nothing.
+  WHERE md.id = $6 AND ($19::text IS NULL OR EXISTS (SELECT 1 FROM claim))
+  RETURNING id, api_key_id, user_id, payer_user_id, organization_id, model_id,
+    input_tokens, output_tokens, input_cost, output_cost, total_cost, client_total_cost
+),
+daily AS (
+  INSERT INTO usage_daily AS d (day, api_key_id, user_id, payer_user_id, organization_id, model_id,
+    requests, input_tokens, output_tokens, cost)
+  SELECT (now() AT TIME ZONE 'UTC')::date, ins.api_key_id, ins.user_id, ins.payer_user_id,
+    ins.organization_id, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
+  FROM ins
+  ON CONFLICT (day, api_key_id, model_id, payer_user_id,
+    COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
+  DO UPDATE SET requests = d.requests + 1,
+    input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = d.output_tokens + EXCLUDED.output_tokens,
+    cost = d.cost + EXCLUDED.cost
+  RETURNING 1
 ),
 payer AS (
   SELECT u.id, u.credit_plan, u.credit_limit, ins.total_cost
@@ -122,9 +146,9 @@ SELECT answer.body,
 FROM answer`;
 
 const REPLAY_SQL = `
-SELECT e.request_hash, r.response
-FROM usage_events e JOIN usage_replays r ON r.usage_event_id = e.id
-WHERE e.api_key_id = $1 AND e.request_id = $2`;
+SELECT q.request_hash, r.response
+FROM usage_requests q JOIN usage_replays r ON r.usage_event_id = q.usage_event_id
+WHERE q.api_key_id = $1 AND q.request_id = $2`;
 
 const DEADLOCK = '40P01';
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -168,6 +192,7 @@ export class UsageService {
       requestId,
       requestHash,
       INVALIDATION_CHANNEL,
+      randomUUID(),
     ];
 
     const [recorded] = await this.withRetry(requestId !== null, () =>

@@ -125,7 +125,15 @@ export async function databaseFingerprint(db: {
     'api_keys',
     'service_clients',
     'models',
+    'model_prices',
     'usage_events',
+    'usage_requests',
+    'usage_replays',
+    'usage_daily',
+    'api_key_hashes',
+    'api_key_monthly_spend',
+    'service_client_secrets',
+    'audit_log',
   ];
   const sql = tables
     .map(
