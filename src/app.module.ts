@@ -13,6 +13,7 @@ import { DemoModule } from './demo/demo.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { OrganizationsModule } from './organizations/organizations.module.js';
+import { ReportsModule } from './reports/reports.module.js';
 import { ServiceClientsModule } from './service-clients/service-clients.module.js';
 import { UsageModule } from './usage/usage.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         OrganizationsModule,
         ServiceClientsModule,
         ModelsModule,
+        ReportsModule,
         DemoModule,
       ],
       providers: [{ provide: APP_GUARD, useClass: AccessGuard }, ShutdownTasks],

@@ -183,4 +183,170 @@ describe('metering', () => {
       expect(raw.rows[0].requests).toBe(5);
     });
   });
+
+  describe('reports', () => {
+    const payers: Tenant[] = [];
+    let organization: { id: string; public_id: string };
+
+    beforeAll(async () => {
+      await putModel(http, 'report-a', 0.3, 0.7);
+      await putModel(http, 'report-b', 1.1, 2.3);
+      for (let i = 0; i < 3; i++) payers.push(await createTenant(http, { credit: 50 }));
+      organization = (
+        await http.admin('POST', '/organizations', {
+          name: 'Reports',
+          owner_user_id: payers[0].userId,
+        })
+      ).body;
+      await http.admin('POST', `/organizations/${organization.id}/members`, {
+        user_id: payers[1].userId,
+        role: 'reader',
+      });
+      let seed = 7;
+      const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+      for (let i = 0; i < 40; i++) {
+        const payer = payers[random(3)];
+        const viaOrganization = payer !== payers[2] && random(2) === 0;
+        const response = await http.post(
+          '/api/guard/log-usage',
+          {
+            model: random(2) ? 'report-a' : 'report-b',
+            input_tokens: random(5000),
+            output_tokens: random(3000),
+          },
+          guardHeaders(
+            payer,
+            viaOrganization ? { 'Swarms-Organization': organization.public_id } : {},
+          ),
+        );
+        expect(response.status).toBe(201);
+      }
+    });
+
+    const parseCsv = (text: string) => {
+      const [header, ...lines] = text.trim().split('\r\n');
+      const columns = header.split(',');
+      return lines.map((line) =>
+        Object.fromEntries(line.split(',').map((value, i) => [columns[i], value])),
+      );
+    };
+
+    it('gives per-group totals equal to the sums over raw rows, in JSON and CSV', async () => {
+      const cases: [string, string, unknown[]][] = [
+        [
+          'group_by=model',
+          `SELECT model AS key, count(*) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, trim_scale(sum(total_cost))::text AS cost FROM usage_events WHERE model LIKE 'report-%' GROUP BY 1`,
+          [],
+        ],
+        [
+          'group_by=user&model=report-a',
+          `SELECT payer_user_id::text AS key, count(*) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, trim_scale(sum(total_cost))::text AS cost FROM usage_events WHERE model = 'report-a' GROUP BY 1`,
+          [],
+        ],
+        [
+          `group_by=api_key&organization_id=PUBLIC`,
+          `SELECT api_key_id::text AS key, count(*) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, trim_scale(sum(total_cost))::text AS cost FROM usage_events WHERE organization_id = $1 GROUP BY 1`,
+          ['ORG'],
+        ],
+      ];
+      for (const [filter, sql, params] of cases) {
+        const query = filter.replace('PUBLIC', organization.public_id);
+        const report = await http.admin('GET', `/usage?bucket=month&${query}`);
+        expect(report.status).toBe(200);
+        const { rows } = await testApp.db.query(
+          sql,
+          params.map(() => organization.id),
+        );
+        const groupKey = { model: 'model', user: 'user_id', api_key: 'api_key_id' }[
+          query.split('&')[0].split('=')[1]
+        ]!;
+        const byKey = (list: any[], key: string) =>
+          Object.fromEntries(list.map((row) => [row[key], row]));
+        const reported = byKey(
+          report.body.buckets.filter(
+            (b: any) => String(b[groupKey]).startsWith('report-') || groupKey !== 'model',
+          ),
+          groupKey,
+        );
+        const expected = byKey(rows, 'key');
+        expect(Object.keys(reported).sort()).toEqual(Object.keys(expected).sort());
+        for (const key of Object.keys(expected)) {
+          expect({
+            key,
+            requests: reported[key].requests,
+            input: reported[key].input_tokens,
+            output: reported[key].output_tokens,
+          }).toEqual({
+            key,
+            requests: Number(expected[key].requests),
+            input: Number(expected[key].input_tokens),
+            output: Number(expected[key].output_tokens),
+          });
+          expect(String(reported[key].cost)).toBe(String(Number(expected[key].cost)));
+        }
+
+        const csv = await http.request('GET', `/api/admin/usage?bucket=month&${query}`, {
+          headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/csv' },
+        });
+        expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+        const parsed = byKey(parseCsv(csv.text), groupKey);
+        for (const key of Object.keys(expected)) {
+          expect(parsed[key]).toMatchObject({
+            requests: String(expected[key].requests),
+            cost: expected[key].cost,
+          });
+        }
+      }
+    });
+
+    it('buckets by hour from raw events with the same totals', async () => {
+      const day = await http.admin('GET', '/usage?bucket=day&model=report-b');
+      const hour = await http.admin('GET', '/usage?bucket=hour&model=report-b');
+      const sum = (buckets: any[]) => buckets.reduce((total, b) => total + b.requests, 0);
+      expect(sum(hour.body.buckets)).toBe(sum(day.body.buckets));
+      expect(sum(hour.body.buckets)).toBeGreaterThan(0);
+      expect((await http.admin('GET', '/usage?bucket=hour&from=2020-01-01T00:00:00Z')).status).toBe(
+        400,
+      );
+      expect((await http.admin('GET', '/usage?group_by=colour')).status).toBe(400);
+      expect((await http.admin('GET', '/usage?bucket=week')).status).toBe(400);
+    });
+
+    it('pages through raw events, also as CSV', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: any = await http.admin(
+          'GET',
+          `/usage/events?model=report-a&limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+        expect(page.status).toBe(200);
+        seen.push(...page.body.items.map((item: { id: string }) => item.id));
+        cursor = page.body.next_cursor;
+      } while (cursor);
+      const { rows } = await testApp.db.query(
+        `SELECT id FROM usage_events WHERE model = 'report-a' ORDER BY created_at, id`,
+      );
+      expect(seen).toEqual(rows.map((row: { id: string }) => row.id));
+      const csv = await http.request('GET', '/api/admin/usage/events?model=report-a&limit=1000', {
+        headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/csv' },
+      });
+      expect(parseCsv(csv.text).map((row) => row.id)).toEqual(seen);
+    });
+
+    it("answers a user's spend this month", async () => {
+      const spend = await http.admin('GET', `/users/${payers[2].userId}/spend`);
+      expect(spend.status).toBe(200);
+      const { rows } = await testApp.db.query(
+        `SELECT trim_scale(sum(total_cost))::text AS spent FROM usage_events WHERE payer_user_id = $1`,
+        [payers[2].userId],
+      );
+      expect(String(spend.body.spent_this_month)).toBe(String(Number(rows[0].spent)));
+      expect(spend.body).toMatchObject({ plan: 'prepaid', user_id: payers[2].userId });
+      expect(spend.body.remaining).toBeCloseTo(50 - Number(rows[0].spent), 10);
+      expect(
+        (await http.admin('GET', `/users/00000000-0000-4000-8000-000000000000/spend`)).status,
+      ).toBe(404);
+    });
+  });
 });
