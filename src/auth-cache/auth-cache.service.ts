@@ -19,7 +19,16 @@ interface Entry {
   validUntil: number;
 }
 
-const KINDS: CacheKind[] = ['secret', 'key', 'org', 'member', 'model', 'payer', 'keyspend'];
+const KINDS: CacheKind[] = [
+  'secret',
+  'key',
+  'org',
+  'member',
+  'model',
+  'payer',
+  'keyspend',
+  'orgspend',
+];
 const RECONNECT_MS = 500;
 
 /**

@@ -2,7 +2,8 @@
 export const INVALIDATION_CHANNEL = 'guard_cache';
 
 /** Everything the guard caches, by kind. */
-export type CacheKind = 'secret' | 'key' | 'org' | 'member' | 'model' | 'payer' | 'keyspend';
+export type CacheKind =
+  'secret' | 'key' | 'org' | 'member' | 'model' | 'payer' | 'keyspend' | 'orgspend';
 
 /**
  * What a change makes stale: a whole kind (rare admin changes), or one entry of a kind

@@ -54,6 +54,12 @@ export const Principal = createParamDecorator(
     context.switchToHttp().getRequest<GuardedRequest>().principal,
 );
 
+/** What `/auth` is asked to reserve (its `max_tokens`), as read by {@link ApiKeyGuard}. */
+export const ReservationFields = createParamDecorator(
+  (_data: unknown, context: ExecutionContext) =>
+    context.switchToHttp().getRequest<GuardedRequest>().reservation,
+);
+
 /** The body as validated by {@link ApiKeyGuard}. */
 export const GuardedBody = createParamDecorator(
   (_data: unknown, context: ExecutionContext) =>

@@ -5,7 +5,9 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
+import type { FieldError } from '../common/error-codes.js';
 import { isStorableText, validateDto } from '../common/validation.js';
+import type { ReservationRequest } from './reservations.service.js';
 import { isUuid } from '../common/uuid.js';
 import {
   EMPTY_ROW,
@@ -24,6 +26,8 @@ const MAX_MODEL_NAME = 200;
 export interface GuardedRequest extends FastifyRequest {
   principal?: GuardPrincipal;
   guardedBody?: object;
+  /** Auth with `max_tokens`: what to reserve. */
+  reservation?: ReservationRequest;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -74,6 +78,10 @@ export class ApiKeyGuard implements CanActivate {
       const result = validateDto(bodyType, request.body);
       guardRequest.bodyErrors = result.errors;
       if (result.value) request.guardedBody = result.value;
+    } else if (mode === 'auth') {
+      const reservation = reservationFields(request.body);
+      guardRequest.bodyErrors = reservation.errors;
+      if (reservation.value) request.reservation = reservation.value;
     }
 
     let row: GuardLookupRow | null = null;
@@ -119,6 +127,56 @@ export class ApiKeyGuard implements CanActivate {
     if (isWellFormedApiKey(key)) return true;
     return isPossibleLegacyKey(key) && (await this.cache.hasLegacyKeys());
   }
+}
+
+/**
+ * The optional reservation fields of an auth body (`max_tokens`, `input_tokens`,
+ * `request_id`); every other field of it is ignored.
+ */
+function reservationFields(body: unknown): {
+  value: ReservationRequest | null;
+  errors: FieldError[] | null;
+} {
+  if (
+    body === null ||
+    typeof body !== 'object' ||
+    body instanceof InvalidJsonBody ||
+    Array.isArray(body)
+  ) {
+    return { value: null, errors: null };
+  }
+  const fields = body as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  const isCount = (value: unknown, max: number) =>
+    Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max;
+  if (fields.max_tokens !== undefined && !isCount(fields.max_tokens, 2_147_483_647)) {
+    errors.push({ field: 'max_tokens', message: 'must be an integer from 0 to 2147483647' });
+  }
+  if (fields.input_tokens !== undefined && !isCount(fields.input_tokens, 1_000_000_000)) {
+    errors.push({ field: 'input_tokens', message: 'must be an integer from 0 to 1000000000' });
+  }
+  const requestId = fields.request_id;
+  if (
+    requestId !== undefined &&
+    !(
+      typeof requestId === 'string' &&
+      requestId.length >= 1 &&
+      requestId.length <= 255 &&
+      isStorableText(requestId)
+    )
+  ) {
+    errors.push({ field: 'request_id', message: 'must be a string of 1 to 255 characters' });
+  }
+  if (errors.length > 0) return { value: null, errors };
+  if (fields.max_tokens === undefined) return { value: null, errors: null };
+  return {
+    value: {
+      maxTokens: fields.max_tokens as number,
+      inputTokens: fields.input_tokens as number | undefined,
+      requestId: requestId as string | undefined,
+    },
+    errors: null,
+  };
 }
 
 function modelOf(body: unknown): string | undefined {

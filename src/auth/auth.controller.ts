@@ -1,7 +1,8 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
-import { ApiKeyAuth, Principal } from './api-key-auth.decorator.js';
+import { ApiKeyAuth, Principal, ReservationFields } from './api-key-auth.decorator.js';
+import { ReservationsService, type ReservationRequest } from './reservations.service.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
 import { AuthResponseDto } from './dto/auth-response.dto.js';
 import type { GuardPrincipal } from './guard-principal.js';
@@ -11,7 +12,10 @@ import { SEED_AUTH_BODY } from './seed-examples.js';
 @ApiTags('guard')
 @Controller('guard')
 export class AuthController {
-  constructor(private readonly lastUsed: LastUsedRecorder) {}
+  constructor(
+    private readonly lastUsed: LastUsedRecorder,
+    private readonly reservations: ReservationsService,
+  ) {}
 
   @Post('auth')
   @HttpCode(200)
@@ -32,7 +36,13 @@ export class AuthController {
     description: 'Rate limited; see Retry-After',
     type: ErrorResponseDto,
   })
-  async authenticate(@Principal() principal: GuardPrincipal): Promise<AuthResponseDto> {
+  async authenticate(
+    @Principal() principal: GuardPrincipal,
+    @ReservationFields() reservationRequest: ReservationRequest | undefined,
+  ): Promise<AuthResponseDto> {
+    const reservation = reservationRequest
+      ? await this.reservations.reserve(principal, reservationRequest)
+      : undefined;
     await this.lastUsed.recordUse(principal);
     return {
       status: 200,
@@ -42,6 +52,7 @@ export class AuthController {
       organization_id: principal.organization?.publicId ?? null,
       model: principal.model.uniqueName,
       credit: principal.credit!,
+      ...(reservation ? { reservation } : {}),
     };
   }
 }

@@ -6,6 +6,7 @@ import { AuthController } from './auth.controller.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
+import { ReservationsService } from './reservations.service.js';
 
 @Module({
   controllers: [AuthController, ApiKeysController],
@@ -15,6 +16,7 @@ import { SlidingWindowRateLimiter } from './rate-limiter.js';
     LastUsedRecorder,
     SlidingWindowRateLimiter,
     ApiKeysService,
+    ReservationsService,
   ],
   exports: [
     ApiKeyGuard,

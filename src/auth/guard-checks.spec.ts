@@ -23,6 +23,7 @@ const passingRow: GuardLookupRow = {
   credit_plan: 'prepaid',
   remaining: '9.5',
   has_credit: true,
+  organization_under_budget: true,
 };
 
 const passingRequest: GuardRequest = {
@@ -56,6 +57,7 @@ const failures: Failure[] = [
   ['model_not_allowed', {}, { allowed_models: ['gpt-4o'] }],
   ['rate_limited', {}, {}],
   ['insufficient_credits', {}, { has_credit: false }],
+  ['organization_budget_exceeded', {}, { organization_under_budget: false }],
   ['api_key_limit_exceeded', {}, { api_key_over_cap: true }],
 ];
 

@@ -28,6 +28,8 @@ export interface GuardLookupRow {
   /** Prepaid: unexpired free plus paid credit. Invoice: limit minus this month's spend, or null without a limit. */
   remaining: string | null;
   has_credit: boolean | null;
+  /** With an organization: whether it is under its monthly budget (or has none). */
+  organization_under_budget: boolean | null;
 }
 
 /** A row where nothing was found. */
@@ -51,6 +53,7 @@ export const EMPTY_ROW: Readonly<GuardLookupRow> = Object.freeze({
   credit_plan: null,
   remaining: null,
   has_credit: null,
+  organization_under_budget: null,
 });
 
 export interface GuardRequest {
@@ -62,7 +65,7 @@ export interface GuardRequest {
   organization: string | undefined;
   /** The model named in the body, when it is a non-empty string. */
   model: string | undefined;
-  /** Body validation problems (log-usage only). */
+  /** Body validation problems: of the whole body (log-usage), or of the reservation fields (auth). */
   bodyErrors: FieldError[] | null;
 }
 
@@ -89,6 +92,7 @@ export function runGuardChecks(
   if (row.api_key_expired) throw new DomainError('api_key_expired');
 
   if (!request.model) throw new DomainError('model_missing');
+  if (request.mode === 'auth' && request.bodyErrors) throw new ValidationFailed(request.bodyErrors);
 
   let organization: GuardPrincipal['organization'] = null;
   if (request.organization !== undefined) {
@@ -124,6 +128,9 @@ export function runGuardChecks(
       throw new DomainError(
         row.credit_plan === 'prepaid' ? 'insufficient_credits' : 'billing_limit_exceeded',
       );
+    }
+    if (organization && row.organization_under_budget === false) {
+      throw new DomainError('organization_budget_exceeded');
     }
     if (row.api_key_over_cap) throw new DomainError('api_key_limit_exceeded');
   }

@@ -46,11 +46,12 @@ const PAYER_SQL = `
   LEFT JOIN user_credits c ON c.user_id = u.id
   LEFT JOIN monthly_spend ms ON ms.user_id = u.id AND ms.month = ${CURRENT_MONTH}
   CROSS JOIN LATERAL (
+    -- What is left once open reservations are set aside.
     SELECT CASE WHEN u.credit_plan = 'prepaid'
       THEN COALESCE(c.paid, 0)
          + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN COALESCE(c.free, 0) ELSE 0 END
       ELSE u.credit_limit - COALESCE(ms.amount, 0)
-    END AS remaining
+    END - COALESCE(c.reserved, 0) AS remaining
   ) credit
   WHERE u.id = $1`;
 
@@ -61,6 +62,20 @@ const KEY_SPEND_SQL = `
   FROM api_keys k
   LEFT JOIN api_key_monthly_spend kms ON kms.api_key_id = k.id AND kms.month = ${CURRENT_MONTH}
   WHERE k.id = $1`;
+
+/**
+ * Whether an organization is under its monthly budget, the month being the calendar month in
+ * the organization's time zone at the time of the request; and when that month ends.
+ */
+const ORGANIZATION_BUDGET_SQL = `
+  SELECT o.monthly_budget IS NULL
+      OR o.monthly_budget - COALESCE(oms.amount, 0) - o.reserved > 0 AS under_budget,
+    (extract(epoch FROM (date_trunc('month', now() AT TIME ZONE o.time_zone) + interval '1 month')
+      AT TIME ZONE o.time_zone) * 1000)::float8 AS month_ends_at
+  FROM organizations o
+  LEFT JOIN organization_monthly_spend oms
+    ON oms.organization_id = o.id AND oms.month = date_trunc('month', now() AT TIME ZONE o.time_zone)::date
+  WHERE o.id = $1`;
 
 /** Everything the check table needs, in one statement: the path when nothing is cached. */
 const LOOKUP_SQL = `
@@ -83,7 +98,8 @@ SELECT
   COALESCE(o.owner_user_id, k.user_id) AS payer_id,
   p.credit_plan,
   p.remaining,
-  p.has_credit
+  p.has_credit,
+  ob.under_budget AS organization_under_budget
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (${SECRET_SQL}) sc ON true
 LEFT JOIN LATERAL (${KEY_SQL.replace('$1', '$2')}) k ON sc.id IS NOT NULL
@@ -92,7 +108,8 @@ LEFT JOIN organization_members m
   ON m.organization_id = o.id AND m.user_id = k.user_id AND m.removed_at IS NULL
 LEFT JOIN models md ON md.unique_name = $4 AND k.id IS NOT NULL
 LEFT JOIN LATERAL (${PAYER_SQL.replace('$1', 'COALESCE(o.owner_user_id, k.user_id)')}) p ON k.id IS NOT NULL
-LEFT JOIN LATERAL (${KEY_SPEND_SQL.replace('$1', 'k.id')}) ks ON k.id IS NOT NULL`;
+LEFT JOIN LATERAL (${KEY_SPEND_SQL.replace('$1', 'k.id')}) ks ON k.id IS NOT NULL
+LEFT JOIN LATERAL (${ORGANIZATION_BUDGET_SQL.replace('$1', 'o.id')}) ob ON o.id IS NOT NULL`;
 
 interface CachedKey {
   id: string;
@@ -282,6 +299,18 @@ export class GuardLookupService {
       );
       return { value: found?.over_cap ?? false, validUntil: nextMonthStart() };
     });
+    if (row.organization_id) {
+      const organizationId = row.organization_id;
+      row.organization_under_budget = await this.cache.get('orgspend', organizationId, async () => {
+        const [found]: { under_budget: boolean; month_ends_at: number }[] = await preparedQuery(
+          this.dataSource,
+          'guard_organization_budget',
+          ORGANIZATION_BUDGET_SQL,
+          [organizationId],
+        );
+        return { value: found?.under_budget ?? true, validUntil: found?.month_ends_at ?? Infinity };
+      });
+    }
     return row;
   }
 }

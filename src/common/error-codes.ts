@@ -24,6 +24,10 @@ export const ERRORS = {
   insufficient_credits: { status: 402, message: 'Insufficient credits' },
   billing_limit_exceeded: { status: 403, message: 'You have exceeded your billing limit' },
   api_key_limit_exceeded: { status: 402, message: 'API key spend limit exceeded' },
+  organization_budget_exceeded: {
+    status: 403,
+    message: 'The organization has exceeded its monthly budget',
+  },
   validation_failed: { status: 400, message: 'Validation failed' },
   invalid_json: { status: 400, message: 'Request body is not valid JSON' },
   bad_request: { status: 400, message: 'Bad request' },

@@ -21,6 +21,8 @@ export interface AppConfig {
   logLevel: LogLevel;
   database: DatabaseConfig;
   defaultRpmLimit: number;
+  /** How long a reservation made by `/auth` holds credit when no usage settles it. */
+  reservationTtlSeconds: number;
   authCache: {
     /** Off: every guard request reads Postgres (one statement), as a baseline. */
     enabled: boolean;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
+    reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
     authCache: {
       enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',
       ttlMs: read.int('AUTH_CACHE_TTL_MS', 60_000, 100, 3_600_000),

@@ -23,6 +23,7 @@ import { AddUsageReplays1795720000000 } from './migrations/1795720000000-AddUsag
 import { AddLookupIndexes1795730000000 } from './migrations/1795730000000-AddLookupIndexes.js';
 import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModelPrices.js';
 import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
+import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
 
 export const ENTITIES = [
   User,
@@ -51,6 +52,7 @@ export const MIGRATIONS = [
   AddLookupIndexes1795730000000,
   AddModelPrices1795740000000,
   PartitionUsageEvents1795750000000,
+  AddBudgetsAndReservations1795760000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

@@ -88,18 +88,37 @@ daily AS (
     cost = d.cost + EXCLUDED.cost
   RETURNING 1
 ),
+settled AS (
+  -- The call's reservation, if auth made one: settled at the real cost, the rest released.
+  UPDATE reservations r SET settled_at = now(), settled_cost = ins.total_cost
+  FROM ins
+  WHERE r.api_key_id = $1 AND r.settled_at IS NULL
+    AND (r.id = $23::uuid OR ($19::text IS NOT NULL AND r.request_id = $19))
+  RETURNING r.amount, r.payer_user_id, r.organization_id
+),
 payer AS (
   SELECT u.id, u.credit_plan, u.credit_limit, ins.total_cost
   FROM users u JOIN ins ON u.id = ins.payer_user_id
 ),
 debit AS (
   UPDATE user_credits c SET
-    free = CASE WHEN ${FREE_USABLE} THEN GREATEST(c.free - payer.total_cost, 0) ELSE c.free END,
-    paid = c.paid - GREATEST(payer.total_cost - CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END, 0),
+    free = CASE WHEN payer.credit_plan = 'prepaid' AND ${FREE_USABLE}
+                THEN GREATEST(c.free - payer.total_cost, 0) ELSE c.free END,
+    paid = CASE WHEN payer.credit_plan = 'prepaid'
+                THEN c.paid - GREATEST(payer.total_cost - CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END, 0)
+                ELSE c.paid END,
+    reserved = c.reserved - COALESCE((SELECT sum(amount) FROM settled WHERE settled.payer_user_id = c.user_id), 0),
     updated_at = now()
   FROM payer
-  WHERE c.user_id = payer.id AND payer.credit_plan = 'prepaid'
-  RETURNING c.paid + CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END AS remaining
+  WHERE c.user_id = payer.id
+  RETURNING c.paid + CASE WHEN ${FREE_USABLE} THEN c.free ELSE 0 END - c.reserved AS remaining, c.reserved
+),
+released_elsewhere AS (
+  -- A reservation made for another payer (another organization header): released there.
+  UPDATE user_credits c SET reserved = c.reserved - s.amount
+  FROM (SELECT payer_user_id, sum(amount) AS amount FROM settled WHERE payer_user_id <> $3 GROUP BY 1) s
+  WHERE c.user_id = s.payer_user_id
+  RETURNING c.user_id
 ),
 spend AS (
   INSERT INTO monthly_spend AS ms (user_id, month, amount, requests)
@@ -109,7 +128,8 @@ spend AS (
   RETURNING amount
 ),
 key_spend AS (
-  UPDATE api_keys k SET spent_dollar = k.spent_dollar + ins.total_cost
+  UPDATE api_keys k SET spent_dollar = k.spent_dollar + ins.total_cost,
+    reserved = k.reserved - COALESCE((SELECT sum(amount) FROM settled), 0)
   FROM ins WHERE k.id = $1
   RETURNING k.id
 ),
@@ -119,8 +139,23 @@ key_month AS (
   ON CONFLICT (api_key_id, month) DO UPDATE SET amount = ks.amount + EXCLUDED.amount
   RETURNING amount
 ),
+organization_month AS (
+  -- The organization's month is its own calendar month, in its time zone.
+  INSERT INTO organization_monthly_spend AS os (organization_id, month, amount)
+  SELECT o.id, date_trunc('month', now() AT TIME ZONE o.time_zone)::date, ins.total_cost
+  FROM ins JOIN organizations o ON o.id = ins.organization_id
+  ON CONFLICT (organization_id, month) DO UPDATE SET amount = os.amount + EXCLUDED.amount
+  RETURNING organization_id
+),
+organization_release AS (
+  UPDATE organizations o SET reserved = o.reserved - s.amount
+  FROM (SELECT organization_id, sum(amount) AS amount FROM settled
+        WHERE organization_id IS NOT NULL GROUP BY 1) s
+  WHERE o.id = s.organization_id
+  RETURNING o.id
+),
 answer AS (
-  SELECT ins.id, format(
+  SELECT ins.id, ins.organization_id, format(
     '{"status":201,"message":"Success","id":"%s",'
     '"cost":{"input":%s,"output":%s,"total":%s,"client_total":%s,"mismatch":%s},'
     '"credit":{"plan":"%s","remaining":%s}}',
@@ -132,7 +167,8 @@ answer AS (
     CASE WHEN ins.client_total_cost <> ins.total_cost THEN 'true' ELSE 'false' END,
     payer.credit_plan,
     COALESCE(trim_scale(CASE WHEN payer.credit_plan = 'prepaid' THEN (SELECT remaining FROM debit)
-                             ELSE payer.credit_limit - (SELECT amount FROM spend) END)::text, 'null')
+                             ELSE payer.credit_limit - (SELECT amount FROM spend) - (SELECT reserved FROM debit)
+                        END)::text, 'null')
   ) AS body
   FROM ins JOIN payer ON true
 ),
@@ -142,7 +178,11 @@ replay AS (
 )
 SELECT answer.body,
   pg_notify($21, 'payer:' || $3) IS NULL AS payer_notified,
-  pg_notify($21, 'keyspend:' || $1) IS NULL AS key_notified
+  pg_notify($21, 'keyspend:' || $1) IS NULL AS key_notified,
+  (SELECT count(pg_notify($21, 'orgspend:' || o)) FROM
+     (SELECT answer.organization_id AS o WHERE answer.organization_id IS NOT NULL
+      UNION SELECT organization_id FROM settled WHERE organization_id IS NOT NULL) os) AS organizations_notified,
+  (SELECT count(pg_notify($21, 'payer:' || user_id)) FROM released_elsewhere) AS payers_notified
 FROM answer`;
 
 const REPLAY_SQL = `
@@ -193,6 +233,7 @@ export class UsageService {
       requestHash,
       INVALIDATION_CHANNEL,
       randomUUID(),
+      dto.reservation_id ?? null,
     ];
 
     const [recorded] = await this.withRetry(requestId !== null, () =>
@@ -202,6 +243,7 @@ export class UsageService {
       // This instance's cached standing goes now; the others' with the NOTIFY.
       this.cache.apply(`payer:${principal.payerUserId}`);
       this.cache.apply(`keyspend:${principal.apiKeyId}`);
+      if (principal.organization) this.cache.apply(`orgspend:${principal.organization.id}`);
       return { json: recorded.body, replayed: false };
     }
     // The request_id was used before: its first call has committed (the insert waited for it).

@@ -15,4 +15,15 @@ export class AuthRequestDto {
   model: string;
   /** The conversation, optional; it is not stored. */
   messages?: ChatMessageDto[];
+  /**
+   * With it, auth reserves the largest cost the call can have (`input_tokens` × input price +
+   * `max_tokens` × output price) against the payer's credit, the key's cap and the
+   * organization's budget, atomically; the matching log-usage settles it.
+   * @example 256
+   */
+  max_tokens?: number;
+  /** Input tokens of the call, when known (else only the output is reserved). @example 120 */
+  input_tokens?: number;
+  /** Ties the reservation to the log-usage call with the same `request_id`. */
+  request_id?: string;
 }

@@ -13,6 +13,17 @@ export class CreditDto {
   remaining: Decimal | null;
 }
 
+/** What `/auth` set aside for the call (when it sent `max_tokens`), until log-usage settles it. */
+export class ReservationDto {
+  /** Send it back as `reservation_id` to log-usage (or use the same `request_id`). */
+  id: string;
+  /** The largest cost the call can have, in USD. */
+  @ApiProperty({ type: 'number', example: 0.0003 })
+  amount: Decimal;
+  /** When it is released if no usage settles it. */
+  expires_at: Date;
+}
+
 export class AuthResponseDto {
   /** @example 200 */
   status: number;
@@ -26,4 +37,6 @@ export class AuthResponseDto {
   /** @example "cogvlm-chat-17b" */
   model: string;
   credit: CreditDto;
+  /** Present when the request sent `max_tokens`. */
+  reservation?: ReservationDto;
 }

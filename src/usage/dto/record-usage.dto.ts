@@ -5,6 +5,7 @@ import {
   IsNumber,
   IsOptional,
   IsString,
+  IsUUID,
   Length,
   Max,
   Min,
@@ -93,6 +94,15 @@ export class RecordUsageDto {
   @IsOptional()
   @Allow()
   messages?: unknown;
+
+  /**
+   * The `reservation.id` that `/api/guard/auth` answered, if it reserved: the reservation is
+   * settled at this call's real cost and the rest released. (A reservation made with the same
+   * `request_id` is found without it.)
+   */
+  @IsOptional()
+  @IsUUID()
+  reservation_id?: string;
 
   /**
    * Idempotency key, scoped to the API key (also accepted as the `Idempotency-Key` header).
