@@ -74,7 +74,7 @@ const ORGANIZATION_BUDGET_SQL = `
       AT TIME ZONE o.time_zone) * 1000)::float8 AS month_ends_at
   FROM organizations o
   LEFT JOIN organization_monthly_spend oms
-    ON oms.organization_id = o.id AND oms.month = date_trunc('month', now() AT TIME ZONE o.time_zone)::date
+    ON oms.organization_id = o.id AND oms.month = guard_month_in(o.time_zone, now())
   WHERE o.id = $1`;
 
 /** Everything the check table needs, in one statement: the path when nothing is cached. */

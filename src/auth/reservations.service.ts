@@ -51,7 +51,9 @@ export class ReservationsService implements OnApplicationBootstrap, OnApplicatio
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.expire(), SWEEP_MS);
+    // At least twice per reservation lifetime, so short lifetimes are honoured too.
+    const every = Math.min(SWEEP_MS, (this.config.reservationTtlSeconds * 1000) / 2);
+    this.timer = setInterval(() => void this.expire(), every);
     this.timer.unref();
   }
 
@@ -111,7 +113,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnApplicatio
           `UPDATE organizations o SET reserved = o.reserved + $2::numeric
            WHERE o.id = $1 AND (o.monthly_budget IS NULL OR o.monthly_budget - o.reserved - COALESCE((
              SELECT amount FROM organization_monthly_spend
-             WHERE organization_id = o.id AND month = date_trunc('month', now() AT TIME ZONE o.time_zone)::date), 0)
+             WHERE organization_id = o.id AND month = guard_month_in(o.time_zone, now())), 0)
              >= $2::numeric)`,
           [organizationId, amount],
         );

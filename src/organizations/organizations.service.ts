@@ -4,7 +4,8 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
 import type { PageQueryDto } from '../common/dto/page.query.dto.js';
-import { DomainError, NotFound } from '../common/error-codes.js';
+import { Decimal } from '../common/decimal.js';
+import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import { decodeCursor, encodeCursor } from '../common/keyset.js';
 import type { AddMemberDto } from './dto/add-member.dto.js';
 import type { CreateOrganizationDto } from './dto/create-organization.dto.js';
@@ -20,14 +21,17 @@ import type {
 } from './dto/update-organization.dto.js';
 
 const ORGANIZATION_SELECT = `
-SELECT id, public_id, name, owner_user_id, spend_roles, created_at, updated_at,
-  created_at::text AS created_at_text
+SELECT id, public_id, name, owner_user_id, spend_roles, monthly_budget::text, time_zone,
+  created_at, updated_at, created_at::text AS created_at_text
 FROM organizations`;
 
 const MEMBER_SELECT = `
 SELECT organization_id, user_id, role, created_at FROM organization_members`;
 
-type OrganizationRow = OrganizationResponseDto & { created_at_text: string };
+type OrganizationRow = Omit<OrganizationResponseDto, 'monthly_budget'> & {
+  monthly_budget: string | null;
+  created_at_text: string;
+};
 
 /** Organizations and their members. Changes reach the guard on every instance within a second. */
 @Injectable()
@@ -96,11 +100,31 @@ export class OrganizationsService {
   ): Promise<OrganizationResponseDto> {
     return this.changes.run(actor, async (change) => {
       const before = await this.get(id, change.manager, true);
+      if (dto.time_zone !== undefined) {
+        const [known] = await change.manager.query(
+          'SELECT 1 FROM pg_timezone_names WHERE name = $1',
+          [dto.time_zone],
+        );
+        if (!known)
+          throw new ValidationFailed([
+            { field: 'time_zone', message: 'must be an IANA time zone name' },
+          ]);
+      }
       await change.manager.query(
         `UPDATE organizations SET name = COALESCE($2, name), spend_roles = COALESCE($3, spend_roles),
-           updated_at = now()
+           monthly_budget = CASE WHEN $4 THEN $5::numeric ELSE monthly_budget END,
+           time_zone = COALESCE($6, time_zone), updated_at = now()
          WHERE id = $1`,
-        [before.id, dto.name ?? null, dto.spend_roles ?? null],
+        [
+          before.id,
+          dto.name ?? null,
+          dto.spend_roles ?? null,
+          dto.monthly_budget !== undefined,
+          dto.monthly_budget === undefined || dto.monthly_budget === null
+            ? null
+            : String(dto.monthly_budget),
+          dto.time_zone ?? null,
+        ],
       );
       const after = await this.get(before.id, change.manager);
       await change.audit({
@@ -110,7 +134,7 @@ export class OrganizationsService {
         before,
         after,
       });
-      await change.invalidate('org');
+      await change.invalidate('org', `orgspend:${before.id}`);
       return after;
     });
   }
@@ -265,5 +289,5 @@ function withoutCursor({
   created_at_text: _cursor,
   ...organization
 }: OrganizationRow): OrganizationResponseDto {
-  return organization;
+  return { ...organization, monthly_budget: Decimal.of(organization.monthly_budget) };
 }

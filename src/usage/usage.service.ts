@@ -142,7 +142,7 @@ key_month AS (
 organization_month AS (
   -- The organization's month is its own calendar month, in its time zone.
   INSERT INTO organization_monthly_spend AS os (organization_id, month, amount)
-  SELECT o.id, date_trunc('month', now() AT TIME ZONE o.time_zone)::date, ins.total_cost
+  SELECT o.id, guard_month_in(o.time_zone, now()), ins.total_cost
   FROM ins JOIN organizations o ON o.id = ins.organization_id
   ON CONFLICT (organization_id, month) DO UPDATE SET amount = os.amount + EXCLUDED.amount
   RETURNING organization_id

@@ -9,6 +9,10 @@ export class AddBudgetsAndReservations1795760000000 implements MigrationInterfac
   name = 'AddBudgetsAndReservations1795760000000';
 
   public async up(q: QueryRunner): Promise<void> {
+    // The calendar month (its first day) that an instant falls in, in a time zone.
+    await q.query(`
+      CREATE FUNCTION guard_month_in(time_zone text, at timestamptz) RETURNS date
+      LANGUAGE sql STABLE AS $$ SELECT date_trunc('month', at AT TIME ZONE time_zone)::date $$`);
     await q.query(`
       ALTER TABLE organizations
         ADD COLUMN monthly_budget numeric CONSTRAINT organizations_monthly_budget_check CHECK (monthly_budget >= 0),
@@ -46,6 +50,7 @@ export class AddBudgetsAndReservations1795760000000 implements MigrationInterfac
 
   public async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE reservations`);
+    await q.query(`DROP FUNCTION guard_month_in(text, timestamptz)`);
     await q.query(`DROP TABLE organization_monthly_spend`);
     await q.query(`ALTER TABLE api_keys DROP COLUMN reserved`);
     await q.query(`ALTER TABLE user_credits DROP COLUMN reserved`);

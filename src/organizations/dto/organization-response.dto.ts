@@ -1,3 +1,6 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Decimal } from '../../common/decimal.js';
+
 export class OrganizationResponseDto {
   /** Internal id, used in admin paths (the public_id works there too). */
   id: string;
@@ -7,6 +10,11 @@ export class OrganizationResponseDto {
   owner_user_id: string;
   /** Member roles that may spend through the organization; the owner always may. */
   spend_roles: ('manager' | 'reader')[];
+  /** Monthly budget in USD; null: none. */
+  @ApiProperty({ type: 'number', nullable: true, example: 500 })
+  monthly_budget: Decimal | null;
+  /** The time zone of the budget's calendar months. @example "UTC" */
+  time_zone: string;
   created_at: Date;
   updated_at: Date;
 }

@@ -1,4 +1,16 @@
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsNumber,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import type { MemberRole } from '../organization-member.entity.js';
 
 export class UpdateOrganizationDto {
@@ -19,6 +31,27 @@ export class UpdateOrganizationDto {
   @IsIn(['manager', 'reader'], { each: true })
   @IsArray()
   spend_roles?: MemberRole[];
+
+  /**
+   * Monthly budget in USD for all usage billed to the organization; null: none. Auth answers
+   * 403 `organization_budget_exceeded` once this month's spend (and open reservations) reach it.
+   * @example 500
+   */
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Min(0)
+  @Max(1_000_000_000)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  monthly_budget?: number | null;
+
+  /**
+   * IANA time zone whose calendar months the budget follows (default UTC).
+   * @example "Europe/Berlin"
+   */
+  @IsOptional()
+  @Length(1, 64)
+  @IsString()
+  time_zone?: string;
 }
 
 export class TransferOrganizationDto {
