@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
 import { hashSecret } from '../common/crypto.js';
+import { endCurrentSecrets } from '../common/secret-rotation.js';
 import { Decimal } from '../common/decimal.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import type { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
@@ -127,12 +128,7 @@ export class ApiKeysService {
   rotate(actor: AdminActor, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKeyResponseDto> {
     return this.changes.run(actor, async (change) => {
       const before = await this.find(change.manager, id, true);
-      await change.manager.query(
-        `UPDATE api_key_hashes
-         SET valid_until = LEAST(COALESCE(valid_until, 'infinity'), now() + make_interval(secs => $2))
-         WHERE api_key_id = $1 AND (valid_until IS NULL OR valid_until > now())`,
-        [id, dto.grace_seconds ?? 0],
-      );
+      await endCurrentSecrets(change.manager, 'api_key_hashes', id, dto.grace_seconds ?? 0);
       const key = generateApiKey();
       await this.addHash(change.manager, id, key, false);
       await change.manager.query(

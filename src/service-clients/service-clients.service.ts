@@ -5,6 +5,7 @@ import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
 import { displayParts, generateServiceSecret } from '../auth/secrets.js';
 import { hashSecret } from '../common/crypto.js';
+import { endCurrentSecrets } from '../common/secret-rotation.js';
 import { NotFound } from '../common/error-codes.js';
 import type { CreateServiceClientDto } from './dto/create-service-client.dto.js';
 import type { RotateSecretDto } from './dto/rotate-secret.dto.js';
@@ -64,12 +65,7 @@ export class ServiceClientsService {
   ): Promise<CreatedServiceClientResponseDto> {
     return this.changes.run(actor, async (change) => {
       const before = await this.find(change.manager, id, true);
-      await change.manager.query(
-        `UPDATE service_client_secrets
-         SET valid_until = LEAST(COALESCE(valid_until, 'infinity'), now() + make_interval(secs => $2))
-         WHERE service_client_id = $1 AND (valid_until IS NULL OR valid_until > now())`,
-        [id, dto.grace_seconds ?? 0],
-      );
+      await endCurrentSecrets(change.manager, 'service_client_secrets', id, dto.grace_seconds ?? 0);
       const secret = generateServiceSecret();
       await this.addSecret(change.manager, id, secret);
       await change.manager.query(

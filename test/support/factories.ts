@@ -1,3 +1,4 @@
+import { SEED_USAGE_BODY } from '../../src/auth/seed-examples.js';
 import type { Http } from './http.js';
 
 export interface Tenant {
@@ -85,31 +86,9 @@ export function guardHeaders(tenant: Tenant, extra: Record<string, string> = {})
   return { Authorization: tenant.apiKey, SecretKey: tenant.secretKey, ...extra };
 }
 
-/** The seed's log-usage body. */
+/** The seed's log-usage body, with changes. */
 export function seedUsageBody(overrides: Record<string, unknown> = {}) {
-  return {
-    model: 'cogvlm-chat-17b',
-    temperature: 0.7,
-    top_p: 0.9,
-    input_cost: 0.5,
-    output_cost: 0.3,
-    total_cost: 0.8,
-    input_tokens: 100,
-    output_tokens: 80,
-    max_tokens: 200,
-    messages: [
-      {
-        role: 'system',
-        content:
-          'You are a poetic assistant, skilled in explaining complex programming concepts with creative flair.',
-      },
-      {
-        role: 'user',
-        content: 'Compose a poem that explains the concept of recursion in programming.',
-      },
-    ],
-    ...overrides,
-  };
+  return { ...SEED_USAGE_BODY, ...overrides };
 }
 
 /** A digest of every row of every table: equal before and after means nothing changed. */

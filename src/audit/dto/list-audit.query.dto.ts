@@ -1,7 +1,7 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsRFC3339, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsRFC3339, IsString, Length } from 'class-validator';
+import { PageQueryDto } from '../../common/dto/page.query.dto.js';
 
-export class ListAuditQueryDto {
+export class ListAuditQueryDto extends PageQueryDto {
   /** Only this action, e.g. `api_key.rotate`. */
   @IsOptional()
   @Length(1, 100)
@@ -33,18 +33,4 @@ export class ListAuditQueryDto {
   @IsOptional()
   @IsRFC3339()
   to?: string;
-
-  /** Page size, 1–500 (default 100). */
-  @IsOptional()
-  @Type(() => Number)
-  @Min(1)
-  @Max(500)
-  @IsInt()
-  limit?: number;
-
-  /** `next_cursor` of the previous page. */
-  @IsOptional()
-  @Length(1, 20)
-  @IsString()
-  cursor?: string;
 }
