@@ -159,7 +159,7 @@ describe('metering', () => {
       await testApp.db.query('DELETE FROM usage_events WHERE created_at = $1', [row.created_at]);
     });
 
-    it('keeps the daily rollups equal to the raw events', async () => {
+    it('keeps the daily and hourly rollups equal to the raw events', async () => {
       const payer = await createTenant(http, { credit: 10 });
       for (let i = 0; i < 5; i++) {
         const body = seedUsageBody({ input_tokens: 100 + i, output_tokens: 7 * i });
@@ -181,6 +181,13 @@ describe('metering', () => {
       );
       expect(rolled.rows[0]).toEqual(raw.rows[0]);
       expect(raw.rows[0].requests).toBe(5);
+      const hourly = await testApp.db.query(
+        `SELECT sum(requests)::int AS requests, sum(input_tokens)::int AS input, sum(output_tokens)::int AS output,
+           trim_scale(sum(cost))::text AS cost
+         FROM usage_hourly WHERE api_key_id = $1`,
+        [payer.apiKeyId],
+      );
+      expect(hourly.rows[0]).toEqual(raw.rows[0]);
     });
   });
 

@@ -24,6 +24,7 @@ import { AddLookupIndexes1795730000000 } from './migrations/1795730000000-AddLoo
 import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModelPrices.js';
 import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
 import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
+import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHourlyRollups.js';
 
 export const ENTITIES = [
   User,
@@ -53,6 +54,7 @@ export const MIGRATIONS = [
   AddModelPrices1795740000000,
   PartitionUsageEvents1795750000000,
   AddBudgetsAndReservations1795760000000,
+  AddHourlyRollups1795770000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

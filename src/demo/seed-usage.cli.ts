@@ -14,7 +14,7 @@ import { DEMO_PRICES } from './demo-seeder.service.js';
  * loaded with COPY. Makes its own users (skewed: a few heavy payers, a long tail), keys,
  * organizations with members, and a service client, then events spread over `--days` with
  * costs computed exactly (integer micro-units, no float), then the daily rollups of the rows
- * it loaded. Balances are not debited: this is history, not live traffic.
+ * it loaded (daily and hourly). Balances are not debited: this is history, not live traffic.
  */
 const { values } = parseArgs({
   options: {
@@ -118,8 +118,22 @@ async function main(): Promise<void> {
          output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost = d.cost + EXCLUDED.cost`,
       [fixtures.serviceClientId],
     );
+    await pool.query(
+      `INSERT INTO usage_hourly AS d (hour, api_key_id, user_id, payer_user_id, organization_id, model_id,
+         requests, input_tokens, output_tokens, cost)
+       SELECT date_trunc('hour', created_at), api_key_id, user_id, payer_user_id, organization_id, model_id,
+         count(*), sum(input_tokens), sum(output_tokens), sum(total_cost)
+       FROM usage_events WHERE service_client_id = $1
+       GROUP BY 1, api_key_id, user_id, payer_user_id, organization_id, model_id
+       ON CONFLICT (hour, api_key_id, model_id, payer_user_id,
+         COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
+       DO UPDATE SET requests = d.requests + EXCLUDED.requests, input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+         output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost = d.cost + EXCLUDED.cost`,
+      [fixtures.serviceClientId],
+    );
     await pool.query('ANALYZE usage_events');
     await pool.query('ANALYZE usage_daily');
+    await pool.query('ANALYZE usage_hourly');
     process.stdout.write(
       `Rolled up and analysed in ${((Date.now() - loadedAt) / 1000).toFixed(1)} s\n`,
     );

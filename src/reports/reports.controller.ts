@@ -18,8 +18,8 @@ export class ReportsController {
 
   /**
    * Usage per bucket (`hour`, `day`, `month`, UTC) and optional groups, with requests, input
-   * and output tokens and cost. Day and month buckets cover whole UTC days (from the daily
-   * rollups); hour buckets cover at most 31 days. `Accept: text/csv` answers CSV.
+   * and output tokens and cost, from the rollups. Day and month buckets cover whole UTC days;
+   * hour buckets whole hours, 31 days at most. `Accept: text/csv` answers CSV.
    */
   @Get('usage')
   @ApiProduces('application/json', 'text/csv')

@@ -31,17 +31,18 @@ interface Period {
   to: string;
 }
 
-/** The column each grouping reads, in the daily rollups and in the raw events. */
-const GROUP_COLUMNS: Record<Group, { daily: string; raw: string; as: string }> = {
-  model: { daily: 'm.unique_name', raw: 'e.model', as: 'model' },
-  api_key: { daily: 'd.api_key_id', raw: 'e.api_key_id', as: 'api_key_id' },
-  organization: { daily: 'd.organization_id', raw: 'e.organization_id', as: 'organization_id' },
-  user: { daily: 'd.payer_user_id', raw: 'e.payer_user_id', as: 'user_id' },
+/** The column each grouping reads in the rollups, and its name in the answer. */
+const GROUP_COLUMNS: Record<Group, { daily: string; as: string }> = {
+  model: { daily: 'm.unique_name', as: 'model' },
+  api_key: { daily: 'd.api_key_id', as: 'api_key_id' },
+  organization: { daily: 'd.organization_id', as: 'organization_id' },
+  user: { daily: 'd.payer_user_id', as: 'user_id' },
 };
 
 /**
- * Usage reports: day and month buckets read the daily rollups (whole UTC days), hour buckets
- * read the raw events of at most 31 days (their month partitions only).
+ * Usage reports, from the rollups kept with every insert (never the raw events): day and
+ * month buckets from the daily rollups (whole UTC days), hour buckets from the hourly ones
+ * (at most 31 days per report).
  */
 @Injectable()
 export class ReportsService {
@@ -62,31 +63,32 @@ export class ReportsService {
       ]);
     }
     const params: unknown[] = [period.from, period.to];
-    const raw = bucket === 'hour';
-    const alias = raw ? 'e' : 'd';
-    const filters = this.filters(query, params, alias, raw);
+    const filters = this.filters(query, params, 'd', false);
     const keys = groups.map(
-      (group) => `${GROUP_COLUMNS[group][raw ? 'raw' : 'daily']} AS ${GROUP_COLUMNS[group].as}`,
+      (group) => `${GROUP_COLUMNS[group].daily} AS ${GROUP_COLUMNS[group].as}`,
     );
-    const start = raw
-      ? `date_trunc('hour', e.created_at AT TIME ZONE 'UTC')`
-      : `date_trunc('${bucket}', d.day)`;
-    const sql = raw
-      ? `SELECT to_char(${start}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS start ${keys.map((k) => `, ${k}`).join('')},
-           count(*)::text AS requests, sum(e.input_tokens)::text AS input_tokens,
-           sum(e.output_tokens)::text AS output_tokens, sum(e.total_cost)::text AS cost
-         FROM usage_events e
-         WHERE e.created_at >= $1::timestamptz AND e.created_at < $2::timestamptz ${filters}
-         GROUP BY ${[1, ...groups.map((_, i) => i + 2)].join(', ')}
-         ORDER BY ${[1, ...groups.map((_, i) => i + 2)].join(', ')}`
-      : `SELECT to_char(${start}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS start ${keys.map((k) => `, ${k}`).join('')},
-           sum(d.requests)::text AS requests, sum(d.input_tokens)::text AS input_tokens,
-           sum(d.output_tokens)::text AS output_tokens, sum(d.cost)::text AS cost
-         FROM usage_daily d JOIN models m ON m.id = d.model_id
-         WHERE d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
-           AND d.day < (($2::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')::date + 1 ${filters}
-         GROUP BY ${[1, ...groups.map((_, i) => i + 2)].join(', ')}
-         ORDER BY ${[1, ...groups.map((_, i) => i + 2)].join(', ')}`;
+    const positions = [1, ...groups.map((_, i) => i + 2)].join(', ');
+    // Both read a rollup: hours from usage_hourly, days and months from usage_daily (whole UTC days).
+    const [table, start, range] =
+      bucket === 'hour'
+        ? [
+            'usage_hourly',
+            `d.hour AT TIME ZONE 'UTC'`,
+            `d.hour >= date_trunc('hour', $1::timestamptz) AND d.hour < $2::timestamptz`,
+          ]
+        : [
+            'usage_daily',
+            `date_trunc('${bucket}', d.day)`,
+            `d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
+             AND d.day < (($2::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')::date + 1`,
+          ];
+    const sql = `SELECT to_char(${start}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS start ${keys.map((k) => `, ${k}`).join('')},
+        sum(d.requests)::text AS requests, sum(d.input_tokens)::text AS input_tokens,
+        sum(d.output_tokens)::text AS output_tokens, sum(d.cost)::text AS cost
+      FROM ${table} d JOIN models m ON m.id = d.model_id
+      WHERE ${range} ${filters}
+      GROUP BY ${positions}
+      ORDER BY ${positions}`;
     const rows: Record<string, string | null>[] = await this.dataSource.query(sql, params);
     return {
       period,

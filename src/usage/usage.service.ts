@@ -36,7 +36,7 @@ const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
  * - the claim of its `request_id` for this key, if it has one: when the id was used before, the
  *   claim waits for that call's commit and nothing below happens;
  * - the event, priced from the model's current prices (exact numeric), in its month's partition,
- *   and the day's rollup for its payer, organization, key and model;
+ *   and the day's and the hour's rollups for its payer, organization, key and model;
  * - the payer's debit: unexpired free credit first, then paid credit, which may go negative
  *   (usage that happened is always charged); concurrent charges serialise on the payer's row;
  * - the payer's and the key's spend for the calendar month (UTC), and the key's lifetime spend;
@@ -86,6 +86,20 @@ daily AS (
     input_tokens = d.input_tokens + EXCLUDED.input_tokens,
     output_tokens = d.output_tokens + EXCLUDED.output_tokens,
     cost = d.cost + EXCLUDED.cost
+  RETURNING 1
+),
+hourly AS (
+  INSERT INTO usage_hourly AS h (hour, api_key_id, user_id, payer_user_id, organization_id, model_id,
+    requests, input_tokens, output_tokens, cost)
+  SELECT date_trunc('hour', now()), ins.api_key_id, ins.user_id, ins.payer_user_id,
+    ins.organization_id, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
+  FROM ins
+  ON CONFLICT (hour, api_key_id, model_id, payer_user_id,
+    COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
+  DO UPDATE SET requests = h.requests + 1,
+    input_tokens = h.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = h.output_tokens + EXCLUDED.output_tokens,
+    cost = h.cost + EXCLUDED.cost
   RETURNING 1
 ),
 settled AS (

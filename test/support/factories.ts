@@ -109,6 +109,7 @@ export async function databaseFingerprint(db: {
     'usage_requests',
     'usage_replays',
     'usage_daily',
+    'usage_hourly',
     'api_key_hashes',
     'api_key_monthly_spend',
     'service_client_secrets',
