@@ -27,6 +27,30 @@ export function tokenCostSql(tokens: string, pricePerMillion: string): string {
   return `${tokens}::numeric * ${pricePerMillion} * 0.000001`;
 }
 
+/**
+ * Adds the event just inserted (`ins`) to its row of a rollup: one row per period, key, model,
+ * payer and organization ("none" counting as one organization).
+ */
+function rollupSql(
+  table: 'usage_daily' | 'usage_hourly',
+  period: 'day' | 'hour',
+  periodValue: string,
+): string {
+  return `
+  INSERT INTO ${table} AS r (${period}, api_key_id, user_id, payer_user_id, organization_id, model_id,
+    requests, input_tokens, output_tokens, cost)
+  SELECT ${periodValue}, ins.api_key_id, ins.user_id, ins.payer_user_id,
+    ins.organization_id, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
+  FROM ins
+  ON CONFLICT (${period}, api_key_id, model_id, payer_user_id,
+    COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
+  DO UPDATE SET requests = r.requests + 1,
+    input_tokens = r.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = r.output_tokens + EXCLUDED.output_tokens,
+    cost = r.cost + EXCLUDED.cost
+  RETURNING 1`;
+}
+
 const MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
 const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
 
@@ -74,34 +98,8 @@ ins AS (
   RETURNING id, api_key_id, user_id, payer_user_id, organization_id, model_id,
     input_tokens, output_tokens, input_cost, output_cost, total_cost, client_total_cost
 ),
-daily AS (
-  INSERT INTO usage_daily AS d (day, api_key_id, user_id, payer_user_id, organization_id, model_id,
-    requests, input_tokens, output_tokens, cost)
-  SELECT (now() AT TIME ZONE 'UTC')::date, ins.api_key_id, ins.user_id, ins.payer_user_id,
-    ins.organization_id, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
-  FROM ins
-  ON CONFLICT (day, api_key_id, model_id, payer_user_id,
-    COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
-  DO UPDATE SET requests = d.requests + 1,
-    input_tokens = d.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = d.output_tokens + EXCLUDED.output_tokens,
-    cost = d.cost + EXCLUDED.cost
-  RETURNING 1
-),
-hourly AS (
-  INSERT INTO usage_hourly AS h (hour, api_key_id, user_id, payer_user_id, organization_id, model_id,
-    requests, input_tokens, output_tokens, cost)
-  SELECT date_trunc('hour', now()), ins.api_key_id, ins.user_id, ins.payer_user_id,
-    ins.organization_id, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
-  FROM ins
-  ON CONFLICT (hour, api_key_id, model_id, payer_user_id,
-    COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid))
-  DO UPDATE SET requests = h.requests + 1,
-    input_tokens = h.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = h.output_tokens + EXCLUDED.output_tokens,
-    cost = h.cost + EXCLUDED.cost
-  RETURNING 1
-),
+daily AS (${rollupSql('usage_daily', 'day', "(now() AT TIME ZONE 'UTC')::date")}),
+hourly AS (${rollupSql('usage_hourly', 'hour', "date_trunc('hour', now())")}),
 settled AS (
   -- The call's reservation, if auth made one: settled at the real cost, the rest released.
   UPDATE reservations r SET settled_at = now(), settled_cost = ins.total_cost
