@@ -5,8 +5,9 @@ import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
 import { hashSecret } from '../common/crypto.js';
 import { endCurrentSecrets } from '../common/secret-rotation.js';
-import { Decimal } from '../common/decimal.js';
+import { Decimal, numericParam } from '../common/decimal.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
+import { isUniqueViolation } from '../database/pg-errors.js';
 import type { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
 import type {
   ApiKeySettingsDto,
@@ -19,7 +20,6 @@ import { displayParts, generateApiKey, isPossibleLegacyKey } from './secrets.js'
 
 const LIST_LIMIT = 1000;
 const METADATA_MAX_BYTES = 8192;
-const UNIQUE_VIOLATION = '23505';
 
 const KEY_SELECT = `
 SELECT k.id, k.user_id, k.name, k.prefix, k.last4,
@@ -94,7 +94,7 @@ export class ApiKeysService {
       };
       if (dto.name !== undefined) set('name', dto.name);
       if (dto.limit_credit_dollar !== undefined)
-        set('limit_credit_dollar', numberText(dto.limit_credit_dollar), '::numeric');
+        set('limit_credit_dollar', numericParam(dto.limit_credit_dollar), '::numeric');
       if (dto.spend_period !== undefined) set('spend_period', dto.spend_period);
       if (dto.allowed_models !== undefined) set('allowed_models', dto.allowed_models);
       if (dto.expires_at !== undefined) set('expires_at', dto.expires_at, '::timestamptz');
@@ -184,7 +184,7 @@ export class ApiKeysService {
           dto.name,
           displayParts(key).prefix,
           displayParts(key).last4,
-          numberText(dto.limit_credit_dollar),
+          numericParam(dto.limit_credit_dollar),
           dto.spend_period ?? 'lifetime',
           dto.allowed_models ?? null,
           dto.rpm_limit ?? null,
@@ -218,7 +218,7 @@ export class ApiKeysService {
         [hashSecret(key), id, displayParts(key).prefix, displayParts(key).last4, legacy],
       );
     } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+      if (isUniqueViolation(error)) {
         throw new DomainError('conflict', 'This key is already registered');
       }
       throw error;
@@ -264,8 +264,4 @@ function toResponse(row: KeyRow): ApiKeyResponseDto {
     spent_dollar: new Decimal(row.spent_dollar),
     spent_this_month: new Decimal(row.spent_this_month),
   };
-}
-
-function numberText(value: number | null | undefined): string | null {
-  return value === undefined || value === null ? null : String(value);
 }

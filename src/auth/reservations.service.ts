@@ -14,6 +14,7 @@ import { Decimal } from '../common/decimal.js';
 import { DomainError } from '../common/error-codes.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
+import { sqlState } from '../database/pg-errors.js';
 import type { GuardPrincipal } from './guard-principal.js';
 
 export interface ReservationRequest {
@@ -66,7 +67,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnApplicatio
       try {
         return await this.reserveOnce(principal, request);
       } catch (error) {
-        if ((error as { code?: string }).code === DEADLOCK && attempt < 3) continue;
+        if (sqlState(error) === DEADLOCK && attempt < 3) continue;
         throw error;
       }
     }

@@ -6,6 +6,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sqlState } from '../database/pg-errors.js';
 import { DomainError, ERRORS, type ErrorCode, type FieldError } from './error-codes.js';
 
 interface ErrorBody {
@@ -42,23 +43,18 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P|55P03)/;
 
 /** Postgres refused a timestamp a client sent (well-formed, but out of its range). */
 function isBadTimestamp(error: unknown): boolean {
-  const code = (error as { driverError?: { code?: string }; code?: string } | null)?.driverError
-    ?.code;
+  const code = sqlState(error);
   return code === '22007' || code === '22008';
 }
 
 function isDependencyDown(error: unknown): boolean {
   // Not `instanceof Error`: errors from the driver's sockets may come from another realm.
   if (typeof error !== 'object' || error === null) return false;
-  const { code, driverError, message } = error as {
-    code?: string;
-    driverError?: { code?: string };
-    message?: string;
-  };
-  const sqlState = driverError?.code ?? code ?? '';
+  const code = sqlState(error) ?? '';
+  const message = (error as { message?: string }).message;
   return (
-    UNAVAILABLE_ERRNO.has(sqlState) ||
-    UNAVAILABLE_SQLSTATE.test(sqlState) ||
+    UNAVAILABLE_ERRNO.has(code) ||
+    UNAVAILABLE_SQLSTATE.test(code) ||
     /Connection terminated|timeout exceeded when trying to connect|canceling statement due to statement timeout/i.test(
       message ?? '',
     )

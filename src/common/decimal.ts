@@ -29,6 +29,11 @@ export class Decimal {
   }
 }
 
+/** A validated finite JSON number as text for a `numeric` parameter: no arithmetic on it. */
+export function numericParam(value: number | null | undefined): string | null {
+  return value === undefined || value === null ? null : String(value);
+}
+
 function normalize(text: string): string {
   let out = text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
   out = out.replace(/^(-?)0+(?=\d)/, '$1');

@@ -9,7 +9,9 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { hashSecret } from '../common/crypto.js';
+import { numericParam } from '../common/decimal.js';
 import { DomainError } from '../common/error-codes.js';
+import { sqlState } from '../database/pg-errors.js';
 import { preparedQuery } from '../database/prepared-query.js';
 import type { RecordUsageDto } from './dto/record-usage.dto.js';
 
@@ -236,9 +238,9 @@ export class UsageService {
       dto.top_p ?? null,
       dto.echo ?? null,
       dto.stream ?? null,
-      numberText(dto.input_cost),
-      numberText(dto.output_cost),
-      numberText(dto.total_cost),
+      numericParam(dto.input_cost),
+      numericParam(dto.output_cost),
+      numericParam(dto.total_cost),
       messages.json,
       messages.bytes,
       requestId,
@@ -276,7 +278,7 @@ export class UsageService {
       try {
         return await run();
       } catch (error) {
-        const code = (error as { code?: string }).code;
+        const code = sqlState(error);
         if (code === DEADLOCK && attempt < 3) continue;
         if (code === LOCK_NOT_AVAILABLE && idempotent)
           throw new DomainError('idempotency_in_flight');
@@ -329,9 +331,4 @@ export function truncatedMessages(json: string, bytes: number, cap: number): obj
     used += size;
   }
   return { ...frame, prefix };
-}
-
-/** A validated finite JSON number as text for a `numeric` parameter (no arithmetic on it). */
-function numberText(value: number | undefined): string | null {
-  return value === undefined ? null : String(value);
 }

@@ -3,16 +3,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
-import { Decimal } from '../common/decimal.js';
+import { Decimal, numericParam } from '../common/decimal.js';
 import type { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import { decodeCursor, encodeCursor } from '../common/keyset.js';
+import { isUniqueViolation } from '../database/pg-errors.js';
 import type { AddCreditDto } from './dto/add-credit.dto.js';
 import type { CreateUserDto } from './dto/create-user.dto.js';
 import type { UpdateUserDto } from './dto/update-user.dto.js';
 import type { CreditBalanceDto, UserPageDto, UserResponseDto } from './dto/user-response.dto.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 const USER_SELECT = `
 SELECT u.id, u.email, u.credit_plan, u.credit_limit::text, u.created_at, u.updated_at,
@@ -47,7 +46,7 @@ export class UsersService {
       this.changes.run(actor, async (change) => {
         const [{ id }]: { id: string }[] = await change.manager.query(
           `INSERT INTO users (email, credit_plan, credit_limit) VALUES ($1, $2, $3::numeric) RETURNING id`,
-          [dto.email ?? null, dto.credit_plan ?? 'prepaid', numberText(dto.credit_limit)],
+          [dto.email ?? null, dto.credit_plan ?? 'prepaid', numericParam(dto.credit_limit)],
         );
         await change.manager.query('INSERT INTO user_credits (user_id) VALUES ($1)', [id]);
         const after = await this.get(id, change.manager);
@@ -107,7 +106,7 @@ export class UsersService {
             dto.email ?? null,
             dto.credit_plan ?? null,
             dto.credit_limit !== undefined,
-            numberText(dto.credit_limit),
+            numericParam(dto.credit_limit),
           ],
         );
         const after = await this.get(id, change.manager);
@@ -177,7 +176,7 @@ export class UsersService {
     try {
       return await work();
     } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+      if (isUniqueViolation(error)) {
         throw new DomainError('conflict', 'A user with this email already exists');
       }
       throw error;
@@ -200,8 +199,4 @@ function toResponse(row: UserRow): UserResponseDto {
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
-}
-
-function numberText(value: number | null | undefined): string | null {
-  return value === undefined || value === null ? null : String(value);
 }
