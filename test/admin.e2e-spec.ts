@@ -113,6 +113,7 @@ describe('Admin API', () => {
       paid: 12.34,
       free: 0,
       free_expires_at: null,
+      reserved: 0,
       remaining: 12.34,
     });
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
@@ -125,6 +126,7 @@ describe('Admin API', () => {
       paid: 12.34,
       free: 1,
       free_expires_at: expiresAt,
+      reserved: 0,
       remaining: 13.34,
     });
 

@@ -7,7 +7,6 @@ import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
 import type { FieldError } from '../common/error-codes.js';
 import { isStorableText, validateDto } from '../common/validation.js';
-import type { ReservationRequest } from './reservations.service.js';
 import { isUuid } from '../common/uuid.js';
 import {
   EMPTY_ROW,
@@ -16,7 +15,13 @@ import {
   type GuardRequest,
 } from './guard-checks.js';
 import { GuardLookupService } from './guard-lookup.service.js';
-import { GUARD_BODY, GUARD_MODE, type GuardMode, type GuardPrincipal } from './guard-principal.js';
+import {
+  GUARD_BODY,
+  GUARD_MODE,
+  type GuardMode,
+  type GuardPrincipal,
+  type ReservationRequest,
+} from './guard-principal.js';
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
 import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
@@ -72,6 +77,7 @@ export class ApiKeyGuard implements CanActivate {
       organization: header(request, 'swarms-organization'),
       model: modelOf(request.body),
       bodyErrors: null,
+      reserves: false,
     };
 
     if (bodyType) {
@@ -82,6 +88,7 @@ export class ApiKeyGuard implements CanActivate {
       const reservation = reservationFields(request.body);
       guardRequest.bodyErrors = reservation.errors;
       if (reservation.value) request.reservation = reservation.value;
+      guardRequest.reserves = reservation.value !== null;
     }
 
     let row: GuardLookupRow | null = null;
@@ -108,7 +115,8 @@ export class ApiKeyGuard implements CanActivate {
                 isStorableText(guardRequest.model)
                   ? guardRequest.model
                   : null,
-              standing: mode === 'auth',
+              // A reservation checks the standing itself, on the locked rows.
+              standing: mode === 'auth' && !request.reservation,
             });
     }
 

@@ -1,11 +1,11 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { LedgerService } from '../ledger/ledger.service.js';
 import { ApiKeyAuth, Principal, ReservationFields } from './api-key-auth.decorator.js';
-import { ReservationsService, type ReservationRequest } from './reservations.service.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
 import { AuthResponseDto } from './dto/auth-response.dto.js';
-import type { GuardPrincipal } from './guard-principal.js';
+import type { GuardPrincipal, ReservationRequest } from './guard-principal.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
 import { SEED_AUTH_BODY } from './seed-examples.js';
 
@@ -14,7 +14,7 @@ import { SEED_AUTH_BODY } from './seed-examples.js';
 export class AuthController {
   constructor(
     private readonly lastUsed: LastUsedRecorder,
-    private readonly reservations: ReservationsService,
+    private readonly ledger: LedgerService,
   ) {}
 
   @Post('auth')
@@ -23,7 +23,9 @@ export class AuthController {
   @ApiOperation({
     summary: 'May this API key run this model, and who pays?',
     description:
-      'Called by a model server before each completion. Runs the check table in order; the first failing check answers.',
+      'Called by a model server before each completion. Runs the check table in order; the first failing check answers. ' +
+      'With `max_tokens`, the largest cost the call can have is reserved against the payer, the organization budget and ' +
+      'the key cap, and refused when any of them cannot cover it.',
   })
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiResponse({
@@ -40,8 +42,16 @@ export class AuthController {
     @Principal() principal: GuardPrincipal,
     @ReservationFields() reservationRequest: ReservationRequest | undefined,
   ): Promise<AuthResponseDto> {
-    const reservation = reservationRequest
-      ? await this.reservations.reserve(principal, reservationRequest)
+    const reserved = reservationRequest
+      ? await this.ledger.reserve({
+          api_key_id: principal.apiKeyId,
+          payer_user_id: principal.payerUserId,
+          organization_id: principal.organization?.id ?? null,
+          model_id: principal.model.id,
+          input_tokens: reservationRequest.inputTokens ?? 0,
+          max_tokens: reservationRequest.maxTokens,
+          request_id: reservationRequest.requestId ?? null,
+        })
       : undefined;
     await this.lastUsed.recordUse(principal);
     return {
@@ -51,8 +61,8 @@ export class AuthController {
       user_id: principal.userId,
       organization_id: principal.organization?.publicId ?? null,
       model: principal.model.uniqueName,
-      credit: principal.credit!,
-      ...(reservation ? { reservation } : {}),
+      credit: reserved?.credit ?? principal.credit!,
+      ...(reserved ? { reservation: reserved.reservation } : {}),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module.js';
 import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -6,9 +7,9 @@ import { AuthController } from './auth.controller.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
-import { ReservationsService } from './reservations.service.js';
 
 @Module({
+  imports: [LedgerModule],
   controllers: [AuthController, ApiKeysController],
   providers: [
     ApiKeyGuard,
@@ -16,7 +17,6 @@ import { ReservationsService } from './reservations.service.js';
     LastUsedRecorder,
     SlidingWindowRateLimiter,
     ApiKeysService,
-    ReservationsService,
   ],
   exports: [
     ApiKeyGuard,

@@ -34,6 +34,7 @@ const passingRequest: GuardRequest = {
   organization: ORG,
   model: 'cogvlm-chat-17b',
   bodyErrors: null,
+  reserves: false,
 };
 
 const allowed = () => ({ allowed: true, retryAfterSeconds: 0 });

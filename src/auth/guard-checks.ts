@@ -67,6 +67,8 @@ export interface GuardRequest {
   model: string | undefined;
   /** Body validation problems: of the whole body (log-usage), or of the reservation fields (auth). */
   bodyErrors: FieldError[] | null;
+  /** Auth that reserves: the reservation checks credit, budget and cap on the locked rows. */
+  reserves: boolean;
 }
 
 /**
@@ -116,14 +118,16 @@ export function runGuardChecks(
 
   let credit: GuardPrincipal['credit'] = null;
   if (request.mode === 'auth') {
-    if (!row.credit_plan) throw new Error('Payer without a credit plan');
-    credit = { plan: row.credit_plan, remaining: Decimal.of(row.remaining) };
     const decision = rateLimit(row.api_key_id, row.rpm_limit);
     if (!decision.allowed) {
       throw new DomainError('rate_limited', undefined, {
         retryAfterSeconds: decision.retryAfterSeconds,
       });
     }
+  }
+  if (request.mode === 'auth' && !request.reserves) {
+    if (!row.credit_plan) throw new Error('Payer without a credit plan');
+    credit = { plan: row.credit_plan, remaining: Decimal.of(row.remaining) };
     if (!row.has_credit) {
       throw new DomainError(
         row.credit_plan === 'prepaid' ? 'insufficient_credits' : 'billing_limit_exceeded',

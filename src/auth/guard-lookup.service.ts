@@ -3,6 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
 import { preparedQuery } from '../database/prepared-query.js';
+import {
+  keyStandingQuery,
+  organizationStandingQuery,
+  payerStandingQuery,
+} from '../ledger/ledger-sql.js';
 import type { CreditPlan } from '../users/user.entity.js';
 import { EMPTY_ROW, type GuardLookupRow } from './guard-checks.js';
 
@@ -17,15 +22,14 @@ export interface GuardLookupParams {
   standing: boolean;
 }
 
-const CURRENT_MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
-
 // A key or secret hash opens its key or client while the hash is current or within its grace.
 const SECRET_SQL = `
   SELECT c.id, (extract(epoch FROM s.valid_until) * 1000)::float8 AS changes_at
   FROM service_client_secrets s JOIN service_clients c ON c.id = s.service_client_id
   WHERE s.secret_hash = $1 AND c.revoked_at IS NULL AND (s.valid_until IS NULL OR s.valid_until > now())`;
 
-const KEY_SQL = `
+function keySql(keyHash: string): string {
+  return `
   SELECT k.id, k.user_id, k.allowed_models, k.rpm_limit,
     (k.revoked_at IS NOT NULL AND k.revoked_at <= now())
       OR (h.valid_until IS NOT NULL AND h.valid_until <= now()) AS revoked,
@@ -34,48 +38,14 @@ const KEY_SQL = `
                               CASE WHEN k.expires_at > now() THEN k.expires_at END)) * 1000)::float8
       AS changes_at
   FROM api_key_hashes h JOIN api_keys k ON k.id = h.api_key_id
-  WHERE h.key_hash = $1`;
+  WHERE h.key_hash = ${keyHash}`;
+}
 
-const PAYER_SQL = `
-  SELECT u.credit_plan, credit.remaining::text,
-    CASE WHEN u.credit_plan = 'invoice' AND u.credit_limit IS NULL THEN true
-         ELSE credit.remaining > 0 END AS has_credit,
-    (extract(epoch FROM CASE WHEN c.free > 0 AND c.free_expires_at > now() THEN c.free_expires_at END) * 1000)::float8
-      AS free_expires_at
-  FROM users u
-  LEFT JOIN user_credits c ON c.user_id = u.id
-  LEFT JOIN monthly_spend ms ON ms.user_id = u.id AND ms.month = ${CURRENT_MONTH}
-  CROSS JOIN LATERAL (
-    -- What is left once open reservations are set aside.
-    SELECT CASE WHEN u.credit_plan = 'prepaid'
-      THEN COALESCE(c.paid, 0)
-         + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN COALESCE(c.free, 0) ELSE 0 END
-      ELSE u.credit_limit - COALESCE(ms.amount, 0)
-    END - COALESCE(c.reserved, 0) AS remaining
-  ) credit
-  WHERE u.id = $1`;
-
-const KEY_SPEND_SQL = `
-  SELECT k.limit_credit_dollar IS NOT NULL
-    AND CASE WHEN k.spend_period = 'monthly' THEN COALESCE(kms.amount, 0) ELSE k.spent_dollar END
-        >= k.limit_credit_dollar AS over_cap
-  FROM api_keys k
-  LEFT JOIN api_key_monthly_spend kms ON kms.api_key_id = k.id AND kms.month = ${CURRENT_MONTH}
-  WHERE k.id = $1`;
-
-/**
- * Whether an organization is under its monthly budget, the month being the calendar month in
- * the organization's time zone at the time of the request; and when that month ends.
- */
-const ORGANIZATION_BUDGET_SQL = `
-  SELECT o.monthly_budget IS NULL
-      OR o.monthly_budget - COALESCE(oms.amount, 0) - o.reserved > 0 AS under_budget,
-    (extract(epoch FROM (date_trunc('month', now() AT TIME ZONE o.time_zone) + interval '1 month')
-      AT TIME ZONE o.time_zone) * 1000)::float8 AS month_ends_at
-  FROM organizations o
-  LEFT JOIN organization_monthly_spend oms
-    ON oms.organization_id = o.id AND oms.month = guard_month_in(o.time_zone, now())
-  WHERE o.id = $1`;
+const KEY_SQL = keySql('$1');
+const PAYER_SQL = payerStandingQuery('$1');
+const KEY_SPEND_SQL = keyStandingQuery('$1');
+/** The month being the calendar month in the organization's time zone; and when it ends. */
+const ORGANIZATION_BUDGET_SQL = organizationStandingQuery('$1');
 
 /** Everything the check table needs, in one statement: the path when nothing is cached. */
 const LOOKUP_SQL = `
@@ -102,14 +72,14 @@ SELECT
   ob.under_budget AS organization_under_budget
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (${SECRET_SQL}) sc ON true
-LEFT JOIN LATERAL (${KEY_SQL.replace('$1', '$2')}) k ON sc.id IS NOT NULL
+LEFT JOIN LATERAL (${keySql('$2')}) k ON sc.id IS NOT NULL
 LEFT JOIN organizations o ON o.public_id = $3::uuid AND k.id IS NOT NULL
 LEFT JOIN organization_members m
   ON m.organization_id = o.id AND m.user_id = k.user_id AND m.removed_at IS NULL
 LEFT JOIN models md ON md.unique_name = $4 AND k.id IS NOT NULL
-LEFT JOIN LATERAL (${PAYER_SQL.replace('$1', 'COALESCE(o.owner_user_id, k.user_id)')}) p ON k.id IS NOT NULL
-LEFT JOIN LATERAL (${KEY_SPEND_SQL.replace('$1', 'k.id')}) ks ON k.id IS NOT NULL
-LEFT JOIN LATERAL (${ORGANIZATION_BUDGET_SQL.replace('$1', 'o.id')}) ob ON o.id IS NOT NULL`;
+LEFT JOIN LATERAL (${payerStandingQuery('COALESCE(o.owner_user_id, k.user_id)')}) p ON k.id IS NOT NULL
+LEFT JOIN LATERAL (${keyStandingQuery('k.id')}) ks ON k.id IS NOT NULL
+LEFT JOIN LATERAL (${organizationStandingQuery('o.id')}) ob ON o.id IS NOT NULL`;
 
 interface CachedKey {
   id: string;

@@ -18,6 +18,13 @@ export interface GuardPrincipal {
 
 export type GuardMode = 'auth' | 'usage';
 
+/** What `/auth` is asked to reserve: its `max_tokens`, and what else it knows of the call. */
+export interface ReservationRequest {
+  maxTokens: number;
+  inputTokens?: number;
+  requestId?: string;
+}
+
 /** Route metadata read by `ApiKeyGuard`. */
 export const GUARD_MODE = 'guard:mode';
 export const GUARD_BODY = 'guard:body';

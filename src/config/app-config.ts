@@ -23,6 +23,10 @@ export interface AppConfig {
   defaultRpmLimit: number;
   /** How long a reservation made by `/auth` holds credit when no usage settles it. */
   reservationTtlSeconds: number;
+  ledger: {
+    /** Most usage calls (and, separately, reservations) written in one transaction. */
+    batchMax: number;
+  };
   authCache: {
     /** Off: every guard request reads Postgres (one statement), as a baseline. */
     enabled: boolean;
@@ -119,6 +123,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
     reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
+    ledger: { batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000) },
     authCache: {
       enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',
       ttlMs: read.int('AUTH_CACHE_TTL_MS', 60_000, 100, 3_600_000),

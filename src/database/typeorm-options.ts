@@ -25,6 +25,7 @@ import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModel
 import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
 import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
 import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHourlyRollups.js';
+import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
 
 export const ENTITIES = [
   User,
@@ -55,6 +56,7 @@ export const MIGRATIONS = [
   PartitionUsageEvents1795750000000,
   AddBudgetsAndReservations1795760000000,
   AddHourlyRollups1795770000000,
+  AddReservationModels1795790000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

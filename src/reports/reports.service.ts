@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { Decimal } from '../common/decimal.js';
 import { NotFound, ValidationFailed } from '../common/error-codes.js';
 import { decodeCursor, encodeCursor } from '../common/keyset.js';
+import { UTC_MONTH, payerStandingQuery } from '../ledger/ledger-sql.js';
 import type {
   Group,
   UsageEventsQueryDto,
@@ -152,15 +153,15 @@ export class ReportsService {
     const [row]: Record<string, string | Date | null>[] = await this.dataSource.query(
       `SELECT u.id AS user_id, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM') AS month, u.credit_plan,
          u.credit_limit::text, COALESCE(ms.amount, 0)::text AS spent_this_month, COALESCE(ms.requests, 0)::text AS requests_this_month,
-         c.paid::text, c.free::text, c.free_expires_at,
-         (c.paid + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN c.free ELSE 0 END)::text AS prepaid_remaining,
-         (u.credit_limit - COALESCE(ms.amount, 0))::text AS limit_remaining
+         c.paid::text, c.free::text, c.free_expires_at, c.reserved::text, standing.remaining
        FROM users u JOIN user_credits c ON c.user_id = u.id
-       LEFT JOIN monthly_spend ms ON ms.user_id = u.id AND ms.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+       LEFT JOIN monthly_spend ms ON ms.user_id = u.id AND ms.month = ${UTC_MONTH}
+       CROSS JOIN LATERAL (${payerStandingQuery('u.id')}) standing
        WHERE u.id = $1`,
       [userId],
     );
     if (!row) throw new NotFound('User');
+    const remaining = Decimal.of(row.remaining as string | null);
     return {
       user_id: row.user_id,
       month: row.month,
@@ -172,13 +173,11 @@ export class ReportsService {
         paid: new Decimal(row.paid as string),
         free: new Decimal(row.free as string),
         free_expires_at: row.free_expires_at,
-        remaining: new Decimal(row.prepaid_remaining as string),
+        reserved: new Decimal(row.reserved as string),
+        remaining,
       },
-      /** What the plan still allows this month: prepaid credit, or the invoice limit left. */
-      remaining:
-        row.credit_plan === 'prepaid'
-          ? new Decimal(row.prepaid_remaining as string)
-          : Decimal.of(row.limit_remaining as string | null),
+      /** What the plan still allows: the guard's remaining credit (see CreditBalanceDto). */
+      remaining,
     };
   }
 

@@ -1,11 +1,11 @@
 import pg from 'pg';
-import { tokenCostSql } from './usage.service.js';
+import { tokenCost } from '../ledger/ledger-sql.js';
 
 /**
  * The cost arithmetic runs in Postgres, in `numeric`. This checks the service's expression
  * against exact integer arithmetic (BigInt) for random token counts and prices.
  */
-const COST_SQL = `SELECT (${tokenCostSql('$1', '$2::numeric')})::text AS cost`;
+const COST_SQL = `SELECT (${tokenCost('$1', '$2::numeric')})::text AS cost`;
 
 function exactCost(tokens: bigint, priceMicros: bigint): string {
   // tokens × (priceMicros / 1e6) / 1e6 = tokens × priceMicros / 1e12, written out exactly.
@@ -40,7 +40,7 @@ describe('usage cost arithmetic', () => {
 
   it('writes the seed example as 0.00005 + 0.00004 = 0.00009', async () => {
     const { rows } = await client.query(
-      `SELECT (${tokenCostSql('100', '0.5')} + ${tokenCostSql('80', '0.5')})::text AS total`,
+      `SELECT (${tokenCost('100', '0.5')} + ${tokenCost('80', '0.5')})::text AS total`,
     );
     expect(trim(rows[0].total)).toBe('0.00009');
   });

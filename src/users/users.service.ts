@@ -8,6 +8,7 @@ import type { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import { decodeCursor, encodeCursor } from '../common/keyset.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
+import { payerStandingQuery } from '../ledger/ledger-sql.js';
 import type { AddCreditDto } from './dto/add-credit.dto.js';
 import type { CreateUserDto } from './dto/create-user.dto.js';
 import type { UpdateUserDto } from './dto/update-user.dto.js';
@@ -16,9 +17,9 @@ import type { CreditBalanceDto, UserPageDto, UserResponseDto } from './dto/user-
 const USER_SELECT = `
 SELECT u.id, u.email, u.credit_plan, u.credit_limit::text, u.created_at, u.updated_at,
   u.created_at::text AS created_at_text,
-  c.paid::text, c.free::text, c.free_expires_at,
-  (c.paid + CASE WHEN c.free_expires_at IS NULL OR c.free_expires_at > now() THEN c.free ELSE 0 END)::text AS remaining
-FROM users u JOIN user_credits c ON c.user_id = u.id`;
+  c.paid::text, c.free::text, c.free_expires_at, c.reserved::text, standing.remaining
+FROM users u JOIN user_credits c ON c.user_id = u.id
+CROSS JOIN LATERAL (${payerStandingQuery('u.id')}) standing`;
 
 interface UserRow {
   id: string;
@@ -31,7 +32,8 @@ interface UserRow {
   paid: string;
   free: string;
   free_expires_at: Date | null;
-  remaining: string;
+  reserved: string;
+  remaining: string | null;
 }
 
 @Injectable()
@@ -194,7 +196,8 @@ function toResponse(row: UserRow): UserResponseDto {
       paid: new Decimal(row.paid),
       free: new Decimal(row.free),
       free_expires_at: row.free_expires_at,
-      remaining: new Decimal(row.remaining),
+      reserved: new Decimal(row.reserved),
+      remaining: Decimal.of(row.remaining),
     },
     created_at: row.created_at,
     updated_at: row.updated_at,

@@ -7,7 +7,8 @@ export class CreditDto {
   plan: 'prepaid' | 'invoice';
   /**
    * Prepaid: unexpired free plus paid credit. Invoice: monthly limit minus this calendar
-   * month's spend (UTC); null when the invoice plan has no limit.
+   * month's spend (UTC); null when the invoice plan has no limit. Both less what open
+   * reservations hold; with a reservation, after it holds its own amount.
    */
   @ApiProperty({ type: 'number', nullable: true, example: 9.5 })
   remaining: Decimal | null;
@@ -15,7 +16,10 @@ export class CreditDto {
 
 /** What `/auth` set aside for the call (when it sent `max_tokens`), until log-usage settles it. */
 export class ReservationDto {
-  /** Send it back as `reservation_id` to log-usage (or use the same `request_id`). */
+  /**
+   * Send it back as `reservation_id` to log-usage, or the same `request_id`; usage logged with
+   * neither settles the key's oldest open reservation for the model that has no `request_id`.
+   */
   id: string;
   /** The largest cost the call can have, in USD. */
   @ApiProperty({ type: 'number', example: 0.0003 })

@@ -11,9 +11,17 @@ export class CreditBalanceDto {
 
   free_expires_at: Date | null;
 
-  /** Unexpired free plus paid credit. */
-  @ApiProperty({ type: 'number', example: 15 })
-  remaining: Decimal;
+  /** What open reservations (calls authorised with `max_tokens`, not yet logged) hold. */
+  @ApiProperty({ type: 'number', example: 0 })
+  reserved: Decimal;
+
+  /**
+   * What the guard sees as remaining: prepaid, unexpired free plus paid credit; invoice, the
+   * monthly limit less this calendar month's spend (UTC), null without a limit; both less
+   * `reserved`.
+   */
+  @ApiProperty({ type: 'number', nullable: true, example: 15 })
+  remaining: Decimal | null;
 }
 
 export class CreditResponseDto {

@@ -1,0 +1,77 @@
+/** What a batch answers for one of its items: a value, or the error of that item alone. */
+export type Outcome<O> = { value: O } | { error: unknown };
+
+interface Waiting<I, O> {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: items submitted while a batch is being written wait and go together in the
+ * next one, so a busy service writes many items per transaction and an idle one adds no wait
+ * (an item submitted when nothing is in flight starts at once, in the same event-loop turn's
+ * microtasks). One batch is in flight at a time, of at most `maxBatch` items; each item is
+ * answered when its batch has committed.
+ */
+export class GroupCommit<I, O> {
+  private readonly queue: Waiting<I, O>[] = [];
+  private inFlight = false;
+  private scheduled = false;
+  private drained: (() => void)[] = [];
+
+  constructor(
+    private readonly write: (items: I[]) => Promise<Outcome<O>[]>,
+    private readonly maxBatch: number,
+    private readonly onBatch?: (size: number) => void,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Items waiting or being written. */
+  get pending(): number {
+    return this.queue.length + (this.inFlight ? 1 : 0);
+  }
+
+  /** Resolves once every item submitted so far has been answered. */
+  drain(): Promise<void> {
+    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.scheduled) return;
+    this.scheduled = true;
+    // Items submitted in the same turn of the event loop join this batch.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.inFlight || this.queue.length === 0) return;
+    this.inFlight = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.onBatch?.(batch.length);
+    try {
+      const outcomes = await this.write(batch.map((waiting) => waiting.item));
+      batch.forEach((waiting, index) => {
+        const outcome = outcomes[index];
+        if ('value' in outcome) waiting.resolve(outcome.value);
+        else waiting.reject(outcome.error);
+      });
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+    } finally {
+      this.inFlight = false;
+      if (this.queue.length > 0) this.schedule();
+      else for (const resolve of this.drained.splice(0)) resolve();
+    }
+  }
+}

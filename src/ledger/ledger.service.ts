@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
+import { AuthCache } from '../auth-cache/auth-cache.service.js';
+import { INVALIDATION_CHANNEL, standingInvalidation } from '../auth-cache/invalidation.js';
+import { Decimal } from '../common/decimal.js';
+import { DomainError, type ErrorCode } from '../common/error-codes.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.constants.js';
+import { sqlState } from '../database/pg-errors.js';
+import type { CreditPlan } from '../users/user.entity.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
+import { EXPIRE_SQL, EXPIRING_SQL, LOCK_SQL } from './ledger-locks.sql.js';
+import { RECORD_USAGE_SQL, type UsageCallRow } from './record-usage.sql.js';
+import { RESERVE_SQL, type ReserveCallRow } from './reserve.sql.js';
+
+/** A usage call as the ledger records it; `pos` is given by its batch. */
+export type UsageCall = Omit<UsageCallRow, 'pos'>;
+
+/** A reservation request; `pos` and `id` are given by the ledger. */
+export type ReserveCall = Omit<ReserveCallRow, 'pos' | 'id'>;
+
+export interface Reservation {
+  id: string;
+  amount: Decimal;
+  expires_at: Date;
+}
+
+/** A granted reservation, and the payer's standing once it holds its amount. */
+export interface ReserveResult {
+  reservation: Reservation;
+  credit: { plan: CreditPlan; remaining: Decimal | null };
+}
+
+/** The rows a batch charges, locked in this order (payers, organizations, keys) by id. */
+interface LockSet {
+  payers: string[];
+  organizations: string[];
+  keys: string[];
+}
+
+const DEADLOCK = '40P01';
+const ATTEMPTS = 3;
+const SWEEP_MS = 5000;
+/** Expired reservations released per sweep transaction. */
+const SWEEP_BATCH = 1000;
+
+/** Errors that belong to one call's data (class 22: data exception, 23: integrity). */
+function isCallError(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** What a charged row names: whom it bills. */
+interface ChargedRow {
+  payer_user_id: string;
+  organization_id: string | null;
+  api_key_id: string;
+}
+
+function lockSet(rows: ChargedRow[]): LockSet {
+  const sorted = (values: (string | null)[]) =>
+    [...new Set(values.filter((value): value is string => value !== null))].sort();
+  return {
+    payers: sorted(rows.map((row) => row.payer_user_id)),
+    organizations: sorted(rows.map((row) => row.organization_id)),
+    keys: sorted(rows.map((row) => row.api_key_id)),
+  };
+}
+
+/**
+ * The ledger: the one owner of money movements. Usage is recorded and charged, reservations
+ * are held and released, each by group commit: concurrent calls are written together, one
+ * transaction per batch, with the rows they charge locked in one fixed order (payers, then
+ * organizations, then keys, each by id), so batches never deadlock with each other, and each
+ * call's answer is what it would have been had the calls run one after another. The money
+ * rules themselves are the fragments of `ledger-sql.ts`.
+ */
+@Injectable()
+export class LedgerService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger(LedgerService.name);
+  private readonly usage: GroupCommit<UsageCall, string | null>;
+  private readonly reservations: GroupCommit<ReserveCall, ReserveResult>;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cache: AuthCache,
+  ) {
+    const max = config.ledger.batchMax;
+    this.usage = new GroupCommit((calls) => this.isolated(calls, (c) => this.writeUsage(c)), max);
+    this.reservations = new GroupCommit(
+      (calls) => this.isolated(calls, (c) => this.writeReservations(c)),
+      max,
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    // At least twice per reservation lifetime, so short lifetimes are honoured too.
+    const every = Math.min(SWEEP_MS, (this.config.reservationTtlSeconds * 1000) / 2);
+    this.sweepTimer = setInterval(() => void this.expireSafely(), every);
+    this.sweepTimer.unref();
+  }
+
+  /** SIGTERM: the open batches are written before the database goes away. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.drain();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([this.usage.drain(), this.reservations.drain()]);
+  }
+
+  /**
+   * Records and charges one usage call. Answers its response text, or null when its
+   * `request_id` was claimed before (by a committed call, or by an earlier one of its batch).
+   */
+  recordUsage(call: UsageCall): Promise<string | null> {
+    return this.usage.submit(call);
+  }
+
+  /** Holds the largest cost of a call, or refuses with the code of the check that fails. */
+  reserve(call: ReserveCall): Promise<ReserveResult> {
+    return this.reservations.submit(call);
+  }
+
+  /** Releases what expired reservations still hold, in bounded transactions. */
+  async expire(): Promise<number> {
+    let released = 0;
+    for (;;) {
+      const count = await this.transaction(
+        async (client) =>
+          (await client.query<ChargedRow & { id: string }>(EXPIRING_SQL, [SWEEP_BATCH])).rows,
+        async (client, expiring) => {
+          if (expiring.length === 0) return 0;
+          const { rows } = await client.query<{ expired: number }>(EXPIRE_SQL, [
+            expiring.map((row) => row.id),
+            INVALIDATION_CHANNEL,
+          ]);
+          return rows[0]?.expired ?? 0;
+        },
+      );
+      released += count;
+      if (count < SWEEP_BATCH) return released;
+    }
+  }
+
+  private async expireSafely(): Promise<void> {
+    try {
+      await this.expire();
+    } catch (error) {
+      this.logger.warn(
+        `Expired reservations not released: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  private async writeUsage(calls: UsageCall[]): Promise<Outcome<string | null>[]> {
+    // The same request_id twice in a batch: the first is written, the others replay it.
+    const firsts = new Map<string, number>();
+    const rows: UsageCallRow[] = [];
+    const rowOf: (number | null)[] = calls.map((call) => {
+      const key = call.request_id === null ? null : `${call.api_key_id}\u0000${call.request_id}`;
+      if (key !== null && firsts.has(key)) return null;
+      if (key !== null) firsts.set(key, rows.length);
+      rows.push({ ...call, pos: rows.length });
+      return rows.length - 1;
+    });
+
+    const answers = await this.transaction(
+      () => rows,
+      async (client) => {
+        const { rows: result } = await client.query<{ pos: number; body: string | null }>({
+          name: 'ledger_record_usage',
+          text: RECORD_USAGE_SQL,
+          values: [JSON.stringify(rows), INVALIDATION_CHANNEL],
+        });
+        return new Map(result.map((row) => [row.pos, row.body]));
+      },
+    );
+    return rowOf.map((pos) => {
+      if (pos === null) return { value: null };
+      if (!answers.has(pos)) return { error: new DomainError('model_not_found') };
+      return { value: answers.get(pos) ?? null };
+    });
+  }
+
+  private async writeReservations(calls: ReserveCall[]): Promise<Outcome<ReserveResult>[]> {
+    const seen = new Set<string>();
+    const rows: ReserveCallRow[] = [];
+    const rowOf: (number | null)[] = calls.map((call) => {
+      const key = call.request_id === null ? null : `${call.api_key_id}\u0000${call.request_id}`;
+      if (key !== null && seen.has(key)) return null;
+      if (key !== null) seen.add(key);
+      rows.push({ ...call, pos: rows.length, id: randomUUID() });
+      return rows.length - 1;
+    });
+
+    const decisions = await this.transaction(
+      () => rows,
+      async (client) => {
+        const { rows: result } = await client.query<{
+          pos: number;
+          refusal: ErrorCode | 'reservation_request_id_open' | null;
+          amount: string;
+          expires_at: Date | null;
+          credit_plan: CreditPlan;
+          remaining: string | null;
+        }>({
+          name: 'ledger_reserve',
+          text: RESERVE_SQL,
+          values: [JSON.stringify(rows), this.config.reservationTtlSeconds, INVALIDATION_CHANNEL],
+        });
+        return new Map(result.map((row) => [row.pos, row]));
+      },
+    );
+    const openRequest = () =>
+      new DomainError('conflict', 'An open reservation already has this request_id');
+    return rowOf.map((pos) => {
+      if (pos === null) return { error: openRequest() };
+      const decision = decisions.get(pos);
+      if (!decision) return { error: new DomainError('model_not_found') };
+      if (decision.refusal === 'reservation_request_id_open') return { error: openRequest() };
+      if (decision.refusal !== null) return { error: new DomainError(decision.refusal) };
+      return {
+        value: {
+          reservation: {
+            id: rows[pos].id,
+            amount: new Decimal(decision.amount),
+            expires_at: decision.expires_at!,
+          },
+          credit: { plan: decision.credit_plan, remaining: Decimal.of(decision.remaining) },
+        },
+      };
+    });
+  }
+
+  /**
+   * Writes a batch; when it fails for one call's data, writes each call alone, so that call
+   * fails alone and the others still commit.
+   */
+  private async isolated<I, O>(
+    items: I[],
+    write: (items: I[]) => Promise<Outcome<O>[]>,
+  ): Promise<Outcome<O>[]> {
+    try {
+      return await write(items);
+    } catch (error) {
+      if (items.length === 1 || !isCallError(error)) throw error;
+      const outcomes: Outcome<O>[] = [];
+      for (const item of items) {
+        outcomes.push(...(await write([item]).catch((single: unknown) => [{ error: single }])));
+      }
+      return outcomes;
+    }
+  }
+
+  /**
+   * One ledger transaction: `find` names the rows to charge, they are locked in the ledger's
+   * order, and `run` reads them fresh (a statement that starts after the locks sees every
+   * change committed before them). Retried whole on a deadlock. At commit this instance's
+   * cached standing of what was charged goes; the other instances' goes with the NOTIFY.
+   */
+  private async transaction<R extends ChargedRow, T>(
+    find: (client: pg.PoolClient) => Promise<R[]> | R[],
+    run: (client: pg.PoolClient, found: R[]) => Promise<T>,
+  ): Promise<T> {
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const found = await find(client);
+        const locks = lockSet(found);
+        await client.query({
+          name: 'ledger_lock',
+          text: LOCK_SQL,
+          values: [locks.payers, locks.organizations, locks.keys],
+        });
+        const result = await run(client, found);
+        await client.query('COMMIT');
+        this.forget(locks);
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (sqlState(error) === DEADLOCK && attempt < ATTEMPTS) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  private forget({ payers, organizations, keys }: LockSet): void {
+    for (const id of payers) this.cache.apply(standingInvalidation('payer', id));
+    for (const id of organizations) this.cache.apply(standingInvalidation('organization', id));
+    for (const id of keys) this.cache.apply(standingInvalidation('key', id));
+  }
+}
