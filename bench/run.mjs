@@ -1,6 +1,6 @@
-// `npm run bench`: load-tests the built service against a bare Fastify baseline, in one run on this
-// machine, and prints a Markdown table (also written to bench/results/latest.md).
-// Method and knobs: bench/README.md.
+// `npm run bench`: load-tests the built service against a NestJS yardstick and a bare Fastify
+// baseline, in one run on this machine, checks in Postgres what the answers promise, and prints
+// a Markdown table (also written to bench/results/latest.md). Method and knobs: bench/README.md.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
@@ -12,6 +12,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import {
+  checkReservations,
+  checkUsage,
+  databaseNow,
+  newTally,
+  reservationRowCount,
+  settle,
+  usageRowCount,
+} from './checks.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = join(ROOT, 'bench', 'results', 'latest.md');
@@ -21,8 +30,12 @@ const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50);
 const WARMUP_SECONDS = 2;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined;
 const COMPARE_ENV = process.env.BENCH_COMPARE_ENV?.trim() || undefined;
-/** Users (each with one key) the log-usage load is spread over. */
+/** Users (each with one key) the 20-payer log-usage load is spread over. */
 const USAGE_PAYERS = 20;
+/** Credit of each log-usage payer, and of the payer whose auth calls reserve. */
+const USAGE_CREDIT = 1000;
+const RESERVE_CREDIT = 1_000_000;
+const MAX_TOKENS = 200;
 
 // The bodies of the original guard document's two Python snippets.
 const MODEL = 'cogvlm-chat-17b';
@@ -38,7 +51,7 @@ const MESSAGES = [
   },
 ];
 const AUTH_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES });
-const USAGE_BODY = JSON.stringify({
+const USAGE_FIELDS = {
   model: MODEL,
   temperature: 0.7,
   top_p: 0.9,
@@ -48,23 +61,47 @@ const USAGE_BODY = JSON.stringify({
   input_tokens: 100,
   output_tokens: 80,
   max_tokens: 200,
+};
+
+/** `tag → body`: the JSON of `object` with the request's tag where `TAG` stands. */
+const TAG = '\u0000tag\u0000';
+function tagged(object) {
+  const [head, tail] = JSON.stringify(object).split(JSON.stringify(TAG));
+  return (tag) => `${head}"${tag}"${tail}`;
+}
+/** The seed auth body plus `max_tokens` and a `request_id` of its own per request. */
+const RESERVE_BODY = tagged({
+  model: MODEL,
   messages: MESSAGES,
+  max_tokens: MAX_TOKENS,
+  request_id: TAG,
+});
+/** The seed log-usage body; the user message gets a `name`, the request's tag (stored with it). */
+const USAGE_BODY = tagged({
+  ...USAGE_FIELDS,
+  messages: [MESSAGES[0], { ...MESSAGES[1], name: TAG }],
 });
 
+const usageIdOf = (body) => /"id":"([^"]+)"/.exec(body)?.[1] ?? null;
+const reservationIdOf = (body) => /"reservation":\{"id":"([^"]+)"/.exec(body)?.[1] ?? null;
+
 /**
- * The service scenarios, run in this order against each service started. `usageKeys` names
- * the keys whose usage rows are counted afterwards; `requests` is autocannon's per-request list.
+ * The service scenarios, run in this order against each service started. `traffic` gives the
+ * request (autocannon options, plus `tagged` for one body per request); `yardstick` names the
+ * yardstick run with the same body and per-request setup; `check` what is checked in Postgres.
  */
 const SCENARIOS = [
   {
     id: 'live',
     name: '`GET /api/health/live`',
-    options: () => ({ path: '/api/health/live' }),
+    yardstick: 'empty',
+    traffic: () => ({ path: '/api/health/live' }),
   },
   {
     id: 'auth',
-    name: '`POST /api/guard/auth`',
-    options: ({ demo }) => ({
+    name: '`POST /api/guard/auth`, no reservation',
+    yardstick: 'auth',
+    traffic: ({ demo }) => ({
       path: '/api/guard/auth',
       method: 'POST',
       headers: guardHeaders(demo.api_key, demo.secret_key),
@@ -72,43 +109,66 @@ const SCENARIOS = [
     }),
   },
   {
+    id: 'auth-reserve',
+    name: `\`POST /api/guard/auth\` with \`max_tokens: ${MAX_TOKENS}\`, one payer`,
+    yardstick: 'auth-reserve',
+    check: 'reservations',
+    traffic: ({ demo, reserver }) => ({
+      path: '/api/guard/auth',
+      method: 'POST',
+      headers: guardHeaders(reserver.key, demo.secret_key),
+      tagged: { keys: [reserver.key], body: RESERVE_BODY, answer: reservationIdOf },
+    }),
+  },
+  {
     id: 'log-usage',
-    name: `\`POST /api/guard/log-usage\`, ${USAGE_PAYERS} keys of ${USAGE_PAYERS} payers`,
-    usageKeys: ({ keys }) => keys,
-    options: ({ demo, keys }) => ({
+    name: `\`POST /api/guard/log-usage\`, ${USAGE_PAYERS} payers (a key each)`,
+    yardstick: 'usage',
+    check: 'usage',
+    payers: ({ payers }) => payers,
+    traffic: ({ demo, payers }) => ({
       path: '/api/guard/log-usage',
       method: 'POST',
-      headers: guardHeaders(keys[0].key, demo.secret_key),
-      body: USAGE_BODY,
-      requests: [rotatingKey(keys.map((k) => k.key))],
+      headers: guardHeaders(payers[0].key, demo.secret_key),
+      tagged: { keys: payers.map((p) => p.key), body: USAGE_BODY, answer: usageIdOf },
     }),
   },
   {
     id: 'log-usage-1key',
-    name: '`POST /api/guard/log-usage`, 1 key (one payer)',
-    usageKeys: ({ keys }) => keys.slice(0, 1),
-    options: ({ demo, keys }) => ({
+    name: '`POST /api/guard/log-usage`, one payer (one key)',
+    yardstick: 'usage',
+    check: 'usage',
+    payers: ({ payers }) => payers.slice(0, 1),
+    traffic: ({ demo, payers }) => ({
       path: '/api/guard/log-usage',
       method: 'POST',
-      headers: guardHeaders(keys[0].key, demo.secret_key),
-      body: USAGE_BODY,
+      headers: guardHeaders(payers[0].key, demo.secret_key),
+      tagged: { keys: [payers[0].key], body: USAGE_BODY, answer: usageIdOf },
     }),
   },
 ];
 
+/**
+ * The yardstick runs: `POST /echo` on the NestJS app, each with the body, headers and
+ * per-request setup of the scenario named (credentials of the same shape, which Nest ignores).
+ */
+const YARDSTICKS = {
+  empty: { scenario: 'live', name: 'no body' },
+  auth: { scenario: 'auth', name: 'the auth body' },
+  'auth-reserve': { scenario: 'auth-reserve', name: 'the auth body with `max_tokens`' },
+  usage: { scenario: 'log-usage', name: 'the log-usage body' },
+};
+
+/** The targets the numbers are read against (not a pass/fail of the run). */
+const TARGETS = {
+  'log-usage-1key': { rps: 3000, yardstick: 0.2, p99: 50 },
+  'log-usage': { rps: 3000 },
+  'auth-reserve': { rps: 3000, yardstick: 0.2 },
+  auth: {},
+};
+
 function guardHeaders(apiKey, secretKey) {
   return { 'content-type': 'application/json', authorization: apiKey, secretkey: secretKey };
-}
-
-/** One request template whose key changes on every request, across all connections. */
-function rotatingKey(apiKeys) {
-  let next = 0;
-  return {
-    setupRequest: (request) => {
-      request.headers = { ...request.headers, authorization: apiKeys[next++ % apiKeys.length] };
-      return request;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,19 +176,26 @@ function rotatingKey(apiKeys) {
 const children = new Set();
 let workDir;
 let cleaning;
+let runs = 0;
 
 main().then(
   (exitCode) => cleanup().then(() => process.exit(exitCode)),
-  (error) => {
-    console.error(`\nBenchmark failed: ${error instanceof Error ? error.message : String(error)}`);
-    cleanup().then(() => process.exit(1));
-  },
+  (error) => fail(`\nBenchmark failed: ${error instanceof Error ? error.message : String(error)}`),
 );
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the servers`);
     cleanup().then(() => process.exit(130));
   });
+}
+// A throw inside a load generator callback must still stop the servers.
+process.once('uncaughtException', (error) => fail(`\nBenchmark failed: ${error.stack ?? error}`));
+process.once('unhandledRejection', (error) => fail(`\nBenchmark failed: ${error}`));
+
+function fail(message) {
+  // After a signal, what breaks while the servers stop is no news.
+  if (!cleaning) console.error(message);
+  cleanup().then(() => process.exit(1));
 }
 
 async function main() {
@@ -143,7 +210,6 @@ async function main() {
   const dataDir = join(workDir, 'data');
   await mkdir(dataDir, { mode: 0o755 }); // with a server Postgres, only the credentials land here
   const rows = [];
-  const checks = [];
 
   // 1. The baseline, alone on the machine.
   const bareUrl = `http://127.0.0.1:${await freePort()}`;
@@ -151,10 +217,29 @@ async function main() {
     env: { ...process.env, PORT: new URL(bareUrl).port, HOST: '127.0.0.1' },
     readyUrl: `${bareUrl}/`,
   });
-  rows.push(await measure('bare Fastify 5 `GET /` `{ok:true}`', { url: `${bareUrl}/` }));
+  rows.push({
+    kind: 'bare',
+    ...(await measure('bare Fastify 5 `GET /` `{ok:true}`', { url: `${bareUrl}/` })),
+  });
   await bare.stop();
 
-  // 2. The service, once per env variant; the second reuses the first one's database and keys.
+  // 2. The yardstick, alone: one run per body the selected scenarios send.
+  const yardstickUrl = `http://127.0.0.1:${await freePort()}`;
+  const yardstick = await startChild('nest-echo', [join(ROOT, 'bench', 'nest-echo.mjs')], {
+    env: { ...process.env, PORT: new URL(yardstickUrl).port, HOST: '127.0.0.1' },
+    readyUrl: `${yardstickUrl}/echo`,
+    readyMethod: 'POST',
+  });
+  const placeholders = placeholderFixtures();
+  for (const id of new Set(scenarios.map((s) => s.yardstick))) {
+    const shape = SCENARIOS.find((s) => s.id === YARDSTICKS[id].scenario).traffic(placeholders);
+    const target = { ...shape, url: yardstickUrl, path: '/echo', method: 'POST' };
+    const name = `yardstick: NestJS on Fastify \`POST /echo\`, ${YARDSTICKS[id].name}`;
+    rows.push({ kind: 'yardstick', yardstick: id, ...(await measure(name, target)) });
+  }
+  await yardstick.stop();
+
+  // 3. The service, once per env variant; the second reuses the first one's database and users.
   const adminToken = DATABASE_URL
     ? (process.env.ADMIN_TOKEN ?? randomBytes(24).toString('hex'))
     : '';
@@ -173,20 +258,19 @@ async function main() {
       // A killed service leaves its embedded Postgres running: stop that too.
       afterKill: DATABASE_URL ? undefined : () => stopOrphanPostgres(dataDir),
     });
-    fixtures ??= await createFixtures(base, dataDir);
     const db = await connectDatabase(dataDir);
     try {
+      fixtures ??= await createFixtures(base, dataDir, db);
       for (const scenario of scenarios) {
         const name = variant.label ? `${scenario.name} with \`${variant.label}\`` : scenario.name;
-        const usageKeys = scenario.usageKeys?.(fixtures);
-        const rowCounter = usageKeys && (() => usageRowsByKey(db, usageKeys));
-        const row = await measure(name, {
-          url: base,
-          ...scenario.options(fixtures),
-          rowCounter,
+        const target = { url: base, ...scenario.traffic(fixtures) };
+        const row = await measure(name, target, scenarioCheck(scenario, db, fixtures));
+        rows.push({
+          kind: 'service',
+          scenario: scenario.id,
+          yardstick: scenario.yardstick,
+          ...row,
         });
-        rows.push(row);
-        if (row.rowCheck) checks.push(row.rowCheck);
       }
     } finally {
       // Before the service stops its Postgres, which would drop this connection under us.
@@ -195,13 +279,16 @@ async function main() {
     await service.stop();
   }
 
-  const report = await formatReport(rows, checks);
+  const report = await formatReport(rows);
   await mkdir(dirname(RESULTS_FILE), { recursive: true });
   await writeFile(RESULTS_FILE, report);
   process.stdout.write(`\n${report}`);
   console.error(`Written to ${RESULTS_FILE}`);
-  const failed = rows.some((row) => row.flagged) || checks.some((check) => !check.ok);
-  return failed ? 1 : 0;
+  const flagged = rows.filter((row) => row.flagged);
+  const failed = rows.filter((row) => row.check && !row.check.ok);
+  for (const row of flagged) console.error(`FLAGGED: ${row.name}: non-2xx answers or errors`);
+  for (const row of failed) console.error(`FAIL: ${row.name}: the rows do not match the answers`);
+  return flagged.length > 0 || failed.length > 0 ? 1 : 0;
 }
 
 function selectedScenarios() {
@@ -231,6 +318,8 @@ function parseEnvList(text) {
 function serviceEnv({ dataDir, port, adminToken, extra }) {
   // The caller's environment passes through, so any setting of the service can be tried.
   const env = {
+    // Reservations must outlive the run (the check wants every answered one still open).
+    RESERVATION_TTL_SECONDS: '86400',
     ...process.env,
     DATA_DIR: dataDir,
     PORT: String(port),
@@ -251,17 +340,24 @@ function serviceEnv({ dataDir, port, adminToken, extra }) {
 // --- load ------------------------------------------------------------------------------------
 
 /**
- * A warm-up run (discarded), then the measured run. With `rowCounter`, the usage rows written
- * during the measured run are counted and compared with the 2xx answers.
+ * A warm-up run (its numbers discarded), then the measured run. With `check`, the rows both runs
+ * wrote are checked against their answers once the last in-flight requests have committed.
  */
-async function measure(name, { rowCounter, ...options }) {
-  const preflight = await probe(options);
+async function measure(name, target, check) {
+  const preflight = await probe(sampleRequest(target));
   if (preflight) console.error(`  ${name}: a first request answered ${preflight}`);
+  const since = check && (await databaseNow(check.db));
   console.error(`${name}: ${WARMUP_SECONDS} s warm-up`);
-  const warmup = await load(options, WARMUP_SECONDS);
-  const before = rowCounter && (await settledRows(rowCounter));
+  const warmupTally = newTally(`r${++runs}`);
+  const warmup = await load(target, warmupTally, WARMUP_SECONDS);
+  let measuredSince;
+  if (check) {
+    await settle(() => check.count(since));
+    measuredSince = await databaseNow(check.db);
+  }
   console.error(`${name}: ${DURATION} s, ${CONNECTIONS} connections`);
-  const result = await load(options, DURATION);
+  const tally = newTally(`r${++runs}`);
+  const result = await load(target, tally, DURATION);
   const row = {
     name,
     rps: result.requests.mean,
@@ -275,19 +371,65 @@ async function measure(name, { rowCounter, ...options }) {
       .join(', '),
   };
   row.flagged = row.non2xx > 0 || row.errors > 0;
-  if (rowCounter) row.rowCheck = compareRows(name, before, await settledRows(rowCounter), result);
+  if (check) {
+    await settle(() => check.count(since));
+    row.check = {
+      kind: check.kind,
+      ...(await check.verify({ since, measuredSince, tallies: [warmupTally, tally] })),
+    };
+    if (!row.check.ok) {
+      for (const problem of row.check.problems) console.error(`FAIL ${name}: ${problem}`);
+    }
+  }
   return row;
 }
 
-function load({ url, path = '', ...options }, seconds) {
-  const target = new URL(path, url).href;
-  return autocannon({ ...options, url: target, connections: CONNECTIONS, duration: seconds });
+function load(target, tally, seconds) {
+  const { url, path = '', tagged: perRequest, ...options } = target;
+  return autocannon({
+    ...options,
+    url: new URL(path, url).href,
+    connections: CONNECTIONS,
+    duration: seconds,
+    ...(perRequest ? { requests: [taggedRequest(perRequest, tally)] } : {}),
+  });
+}
+
+/**
+ * One request template whose tag, body and key change on every request, across all
+ * connections; each answer is recorded by the tag of the request it answers (one request in
+ * flight per connection, so the connection's context still holds it).
+ */
+function taggedRequest({ keys, body, answer }, tally) {
+  return {
+    setupRequest: (request, context) => {
+      const n = tally.sent++;
+      context.tag = `${tally.prefix}-${n}`;
+      request.headers.authorization = keys[n % keys.length];
+      request.body = body(context.tag);
+      return request;
+    },
+    onResponse: (status, responseBody, context) => {
+      const ok = status >= 200 && status < 300;
+      tally.answers.set(context.tag, ok ? answer(responseBody) : null);
+    },
+  };
+}
+
+/** The request a probe sends: the template's first, with a tag no load run uses. */
+function sampleRequest({ url, path = '', method = 'GET', headers, body, tagged: perRequest }) {
+  return {
+    url: new URL(path, url),
+    method,
+    headers,
+    body: perRequest ? perRequest.body(`probe-${randomBytes(4).toString('hex')}`) : body,
+  };
 }
 
 /** One plain request, so a wrong answer shows its body rather than just a count. */
-async function probe({ url, path = '', method = 'GET', headers, body }) {
+async function probe({ url, method, headers, body }) {
   try {
-    const response = await fetch(new URL(path, url), { method, headers, body });
+    const response = await fetch(url, { method, headers, body });
     const text = await response.text();
     return response.ok ? undefined : `${response.status} ${text.slice(0, 300)}`;
   } catch (error) {
@@ -295,7 +437,30 @@ async function probe({ url, path = '', method = 'GET', headers, body }) {
   }
 }
 
-// --- usage rows ------------------------------------------------------------------------------
+// --- checks ----------------------------------------------------------------------------------
+
+function scenarioCheck(scenario, db, fixtures) {
+  if (scenario.check === 'usage') {
+    const payers = scenario.payers(fixtures);
+    const keyIds = payers.map((p) => p.keyId);
+    return {
+      kind: 'usage',
+      db,
+      count: (since) => usageRowCount(db, keyIds, since),
+      verify: (window) => checkUsage(db, { keyIds, payers, ...window }),
+    };
+  }
+  if (scenario.check === 'reservations') {
+    const payer = fixtures.reserver;
+    return {
+      kind: 'reservations',
+      db,
+      count: (since) => reservationRowCount(db, [payer.keyId], since),
+      verify: (window) => checkReservations(db, { keyId: payer.keyId, payer, ...window }),
+    };
+  }
+  return undefined;
+}
 
 async function connectDatabase(dataDir) {
   const options = DATABASE_URL
@@ -314,71 +479,50 @@ async function embeddedConnection(dataDir) {
   return { host: '127.0.0.1', port, user: 'postgres', password, database: 'guard' };
 }
 
-async function usageRowsByKey(db, keys) {
-  const { rows } = await db.query(
-    `SELECT api_key_id, count(*)::int AS n FROM usage_events
-     WHERE api_key_id = ANY($1::uuid[]) GROUP BY api_key_id`,
-    [keys.map((key) => key.id)],
-  );
-  return new Map(rows.map((r) => [r.api_key_id, r.n]));
-}
-
-/** Counts once the numbers stop moving: requests still in the server commit after a run. */
-async function settledRows(count) {
-  let last = await count();
-  for (let i = 0; i < 50; i++) {
-    await sleep(200);
-    const next = await count();
-    if (total(next) === total(last)) return next;
-    last = next;
-  }
-  return last;
-}
-
-function total(counts) {
-  return [...counts.values()].reduce((sum, n) => sum + n, 0);
-}
-
-/**
- * Every 2xx must be a committed row. autocannon stops by closing its connections, so up to one
- * request per connection is still in the server, unanswered; those may commit too.
- */
-function compareRows(name, before, after, result) {
-  const perKey = [...after].map(([key, n]) => n - (before.get(key) ?? 0)).filter((n) => n > 0);
-  const written = perKey.reduce((sum, n) => sum + n, 0);
-  const ok2xx = result['2xx'];
-  const unanswered = Math.max(0, result.requests.sent - result.requests.total);
-  return {
-    name,
-    ok: written >= ok2xx && written <= ok2xx + unanswered,
-    written,
-    ok2xx,
-    unanswered,
-    keys: perKey.length,
-    minPerKey: perKey.length > 0 ? Math.min(...perKey) : 0,
-    maxPerKey: perKey.length > 0 ? Math.max(...perKey) : 0,
-  };
-}
-
 // --- service setup -----------------------------------------------------------------------------
 
-/** The demo's credentials plus one user with $1000 and one key per log-usage payer. */
-async function createFixtures(base, dataDir) {
+/**
+ * The demo's credentials, the log-usage payers (a user with credit and one key each) and the
+ * payer whose auth calls reserve, with each payer's balance before the benchmark (as text).
+ */
+async function createFixtures(base, dataDir, db) {
   const demo = JSON.parse(await readFile(join(dataDir, 'demo-credentials.json'), 'utf8'));
   if (!demo.admin_token) throw new Error('demo-credentials.json has no admin_token');
   const admin = adminClient(base, demo.admin_token);
-  console.error(`Creating ${USAGE_PAYERS} users with a key each`);
-  const keys = [];
-  for (let i = 0; i < USAGE_PAYERS; i++) {
+  const payer = async (name, amount) => {
     const user = await admin('POST', '/api/admin/users', {});
-    await admin('POST', `/api/admin/users/${user.id}/credits`, { amount: 1000 });
-    const key = await admin('POST', '/api/admin/api-keys', {
-      user_id: user.id,
-      name: `bench-${i}`,
-    });
-    keys.push({ id: key.id, key: key.key });
+    await admin('POST', `/api/admin/users/${user.id}/credits`, { amount });
+    const key = await admin('POST', '/api/admin/api-keys', { user_id: user.id, name });
+    return { userId: user.id, keyId: key.id, key: key.key };
+  };
+  console.error(`Creating ${USAGE_PAYERS + 1} users with a key each`);
+  const payers = [];
+  for (let i = 0; i < USAGE_PAYERS; i++) payers.push(await payer(`bench-${i}`, USAGE_CREDIT));
+  const reserver = await payer('bench-reserve', RESERVE_CREDIT);
+
+  const all = [...payers, reserver];
+  const { rows } = await db.query(
+    `SELECT user_id::text AS user_id, (paid + free)::text AS balance
+     FROM user_credits WHERE user_id = ANY($1::uuid[])`,
+    [all.map((p) => p.userId)],
+  );
+  const balances = new Map(rows.map((row) => [row.user_id, row.balance]));
+  for (const p of all) {
+    p.startBalance = balances.get(p.userId);
+    if (p.startBalance === undefined) throw new Error(`no user_credits row for ${p.userId}`);
   }
-  return { demo, keys };
+  return { demo, payers, reserver };
+}
+
+/** Credentials of the same shape as the real ones, for the yardstick (which ignores them). */
+function placeholderFixtures() {
+  const apiKey = () => `sk-${randomBytes(32).toString('hex')}`;
+  const payers = Array.from({ length: USAGE_PAYERS }, () => ({ key: apiKey() }));
+  return {
+    demo: { api_key: apiKey(), secret_key: `ss-${randomBytes(32).toString('hex')}` },
+    payers,
+    reserver: { key: apiKey() },
+  };
 }
 
 function adminClient(base, token) {
@@ -397,7 +541,7 @@ function adminClient(base, token) {
 // --- child processes ---------------------------------------------------------------------------
 
 /** Starts `node args…`, logging to a file, and waits until `readyUrl` answers 2xx. */
-async function startChild(name, args, { env, readyUrl, afterKill }) {
+async function startChild(name, args, { env, readyUrl, readyMethod = 'GET', afterKill }) {
   // Once cleanup has begun, a new child would outlive this process.
   if (cleaning) throw new Error('stopping');
   const log = join(workDir, `${name}-${Date.now()}.log`);
@@ -419,7 +563,7 @@ async function startChild(name, args, { env, readyUrl, afterKill }) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${name} exited before it was ready:\n${await tail(log)}`);
     }
-    const ready = await fetch(readyUrl).then(
+    const ready = await fetch(readyUrl, { method: readyMethod }).then(
       (response) => response.ok,
       () => false,
     );
@@ -513,10 +657,19 @@ function positiveInt(name, fallback) {
 
 // --- report ------------------------------------------------------------------------------------
 
-async function formatReport(rows, checks) {
-  const baseline = rows[0].rps;
+const number = (n) => Math.round(n).toLocaleString('en-US');
+const ratio = (n) => `${n.toFixed(2)}×`;
+
+async function formatReport(rows) {
+  const bare = rows.find((row) => row.kind === 'bare');
+  const yardsticks = new Map(
+    rows.filter((row) => row.kind === 'yardstick').map((row) => [row.yardstick, row]),
+  );
+  const vsYardstick = (row) =>
+    row.kind === 'service' && yardsticks.get(row.yardstick)?.rps > 0
+      ? row.rps / yardsticks.get(row.yardstick).rps
+      : undefined;
   const cpus = os.cpus();
-  const number = (n) => Math.round(n).toLocaleString('en-US');
   const database = DATABASE_URL ? `Postgres at ${redact(DATABASE_URL)}` : 'embedded Postgres';
   const lines = [
     '# Swarms Guard load benchmark',
@@ -525,11 +678,12 @@ async function formatReport(rows, checks) {
       `(${cpus[0]?.model.trim() ?? 'unknown'}) · ${os.type()} ${os.release()}`,
     '',
     `autocannon in the benchmark process, ${CONNECTIONS} connections, ${DURATION} s per scenario ` +
-      `after a ${WARMUP_SECONDS} s warm-up; servers in child processes on the same machine; ` +
-      `${database}.`,
+      `after a ${WARMUP_SECONDS} s warm-up; each server in a child process on the same machine, ` +
+      `alone; ${database}. "vs yardstick": req/s over the NestJS \`POST /echo\` run with the ` +
+      `same body and per-request setup.`,
     '',
-    '| scenario | req/s (mean) | latency p50 / p99 (ms) | non-2xx | errors | vs bare Fastify |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | req/s (mean) | latency p50 / p99 (ms) | non-2xx | errors | vs yardstick | vs bare Fastify |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows
       .map((row) =>
         [
@@ -538,33 +692,111 @@ async function formatReport(rows, checks) {
           `${ms(row.p50)} / ${ms(row.p99)}`,
           row.non2xx > 0 ? `**${number(row.non2xx)}** (${row.statusCodes})` : '0',
           row.errors > 0 ? `**${number(row.errors)}**` : '0',
-          `${(row.rps / baseline).toFixed(2)}×`,
+          vsYardstick(row) === undefined ? '—' : ratio(vsYardstick(row)),
+          bare?.rps > 0 ? ratio(row.rps / bare.rps) : '—',
         ].join(' | '),
       )
       .map((cells) => `| ${cells} |`),
   ];
+
   const warmupNotes = rows.filter((row) => row.warmupProblems > 0);
   if (warmupNotes.length > 0) {
-    lines.push('', 'Warm-up runs with non-2xx answers or errors:');
+    lines.push('', 'Warm-up runs with non-2xx answers or errors:', '');
     for (const row of warmupNotes) lines.push(`- ${row.name}: ${number(row.warmupProblems)}`);
   }
-  if (checks.length > 0) {
+
+  const targeted = rows.filter((row) => row.kind === 'service' && TARGETS[row.scenario]);
+  if (targeted.length > 0) {
     lines.push(
       '',
-      'Usage rows written during each measured log-usage run, counted in Postgres:',
+      '## Targets',
+      '',
+      'Read against this run; they are no pass/fail of it (the machine is shared, the numbers ' +
+        'move with its load). The checks below are.',
       '',
     );
-    for (const c of checks) {
-      const spread =
-        c.keys === 1 ? '1 key' : `${c.keys} keys, ${c.minPerKey}–${c.maxPerKey} rows each`;
+    for (const row of targeted) lines.push(`- ${row.name}: ${targetText(row, vsYardstick(row))}`);
+  }
+
+  const checked = rows.filter((row) => row.check);
+  if (checked.length > 0) {
+    lines.push(
+      '',
+      '## Checks in Postgres',
+      '',
+      'Over the warm-up and the measured run of each scenario, once the requests still in ' +
+        'flight at its end had committed:',
+      '',
+    );
+    for (const row of checked) {
+      lines.push(`- ${row.check.ok ? 'ok' : '**FAIL**'}: ${row.name}: ${checkText(row.check)}`);
+      for (const problem of row.check.problems) lines.push(`  - ${problem}`);
+    }
+  }
+
+  const batched = checked.filter((row) => row.check.batches);
+  if (batched.length > 0) {
+    lines.push(
+      '',
+      '## Rows per transaction',
+      '',
+      "The measured run's `usage_events` rows grouped by `xmin`, the transaction that wrote them:",
+      '',
+      '| scenario | rows | transactions | mean | p50 | p95 | max |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const row of batched) {
+      const b = row.check.batches;
       lines.push(
-        `- ${c.ok ? 'ok' : '**MISMATCH**'}: ${c.name}: ${number(c.written)} rows = ` +
-          `${number(c.ok2xx)} answered 2xx + ${number(c.written - c.ok2xx)} ` +
-          `(of ${number(c.unanswered)}) in flight when the run closed its connections; ${spread}`,
+        `| ${row.name} | ${number(b.rows)} | ${number(b.transactions)} | ${b.mean.toFixed(2)} | ` +
+          `${b.p50} | ${b.p95} | ${b.max} |`,
       );
     }
   }
   return prettify(`${lines.join('\n')}\n`);
+}
+
+function targetText(row, vsYardstick) {
+  const target = TARGETS[row.scenario];
+  const verdict = (met) => (met ? 'met' : '**missed**');
+  const parts = [];
+  if (target.rps !== undefined) {
+    parts.push(
+      `${number(row.rps)} req/s (≥ ${number(target.rps)}: ${verdict(row.rps >= target.rps)})`,
+    );
+  }
+  if (target.yardstick !== undefined) {
+    parts.push(
+      vsYardstick === undefined
+        ? 'no yardstick run'
+        : `${ratio(vsYardstick)} the yardstick (≥ ${ratio(target.yardstick)}: ` +
+            `${verdict(vsYardstick >= target.yardstick)})`,
+    );
+  }
+  if (target.p99 !== undefined) {
+    parts.push(`p99 ${ms(row.p99)} ms (≤ ${target.p99} ms: ${verdict(row.p99 <= target.p99)})`);
+  }
+  return parts.length > 0 ? parts.join(' · ') : 'measured; no number set';
+}
+
+function checkText(c) {
+  const inFlight =
+    `${number(c.inFlight + (c.untagged ?? 0))} of the ${number(c.unanswered)} requests ` +
+    'still unanswered when the runs closed their connections';
+  if (c.kind === 'usage') {
+    const untagged = c.untagged > 0 ? ` (${number(c.untagged)} rows without their tag)` : '';
+    return (
+      `${number(c.rows)} rows = ${number(c.answered)} 2xx answers, each its \`id\`'s one row, ` +
+      `+ ${inFlight}${untagged}; ${c.missing > 0 ? `${number(c.missing)} answers without a row; ` : ''}` +
+      `debit = Σ \`total_cost\` checked for ${c.payers} payer${c.payers === 1 ? '' : 's'}`
+    );
+  }
+  return (
+    `${number(c.rows)} reservations = ${number(c.answered)} 200 answers, each its ` +
+    `\`reservation.id\`'s one open row, + ${inFlight}; \`user_credits.reserved\` and ` +
+    `\`api_keys.reserved\` checked against Σ amount of the payer's ${number(c.open)} open ` +
+    `reservations (${c.reserved})`
+  );
 }
 
 /** autocannon's latency histogram has 1 ms resolution: 0 means under a millisecond. */
