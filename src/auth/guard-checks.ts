@@ -25,7 +25,7 @@ export interface GuardLookupRow {
   model_enabled: boolean | null;
   payer_id: string | null;
   credit_plan: CreditPlan | null;
-  /** Prepaid: unexpired free plus paid credit. Invoice: limit minus this month's spend, or null without a limit. */
+  /** The payer's remaining credit (`payerRemaining` in the ledger's rules); null: an invoice with no limit. */
   remaining: string | null;
   has_credit: boolean | null;
   /** With an organization: whether it is under its monthly budget (or has none). */

@@ -170,3 +170,18 @@ export function prepaidDebit(c: Omit<CreditColumns, 'reserved'>, plan: string, a
       ELSE ${c.paid} END`,
   };
 }
+
+/**
+ * Grants credit to payer $1: `paid` adds $2; `free` adds $2 to unexpired free credit (free
+ * credit past its expiry is replaced, not topped up) and sets its expiry to $3.
+ */
+export function grantCreditSql(kind: 'paid' | 'free'): string {
+  if (kind === 'paid') {
+    return `UPDATE user_credits SET paid = paid + $2::numeric, updated_at = now() WHERE user_id = $1`;
+  }
+  return `UPDATE user_credits SET
+    free = CASE WHEN ${freeUsable({ freeExpiresAt: 'free_expires_at' })} THEN free + $2::numeric ELSE $2::numeric END,
+    free_expires_at = $3::timestamptz,
+    updated_at = now()
+  WHERE user_id = $1`;
+}

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AdminActor } from '../audit/admin-actor.js';
 import { AdminChanges } from '../audit/admin-changes.service.js';
+import { standingInvalidation } from '../auth-cache/invalidation.js';
 import type { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { Decimal } from '../common/decimal.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
@@ -134,7 +135,7 @@ export class OrganizationsService {
         before,
         after,
       });
-      await change.invalidate('org', `orgspend:${before.id}`);
+      await change.invalidate('org', standingInvalidation('organization', before.id));
       return after;
     });
   }

@@ -8,7 +8,8 @@ import type { PageQueryDto } from '../common/dto/page.query.dto.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
 import { decodeCursor, encodeCursor } from '../common/keyset.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
-import { payerStandingQuery } from '../ledger/ledger-sql.js';
+import { standingInvalidation } from '../auth-cache/invalidation.js';
+import { grantCreditSql, payerStandingQuery } from '../ledger/ledger-sql.js';
 import type { AddCreditDto } from './dto/add-credit.dto.js';
 import type { CreateUserDto } from './dto/create-user.dto.js';
 import type { UpdateUserDto } from './dto/update-user.dto.js';
@@ -119,7 +120,7 @@ export class UsersService {
           before,
           after,
         });
-        await change.invalidate(`payer:${id}`);
+        await change.invalidate(standingInvalidation('payer', id));
         return after;
       }),
     );
@@ -142,22 +143,10 @@ export class UsersService {
       if (!locked) throw new NotFound('User');
       const before = (await this.get(userId, change.manager)).credit;
       const amount = String(dto.amount);
-      if (kind === 'paid') {
-        await change.manager.query(
-          `UPDATE user_credits SET paid = paid + $2::numeric, updated_at = now() WHERE user_id = $1`,
-          [userId, amount],
-        );
-      } else {
-        await change.manager.query(
-          `UPDATE user_credits SET
-             free = CASE WHEN free_expires_at IS NOT NULL AND free_expires_at <= now()
-                         THEN $2::numeric ELSE free + $2::numeric END,
-             free_expires_at = $3::timestamptz,
-             updated_at = now()
-           WHERE user_id = $1`,
-          [userId, amount, dto.expires_at ?? null],
-        );
-      }
+      await change.manager.query(
+        grantCreditSql(kind),
+        kind === 'paid' ? [userId, amount] : [userId, amount, dto.expires_at ?? null],
+      );
       const after = (await this.get(userId, change.manager)).credit;
       await change.audit({
         action: `user.credit.${kind}`,
@@ -169,7 +158,7 @@ export class UsersService {
           added: { amount: dto.amount, kind, expires_at: dto.expires_at ?? null },
         },
       });
-      await change.invalidate(`payer:${userId}`);
+      await change.invalidate(standingInvalidation('payer', userId));
       return after;
     });
   }
