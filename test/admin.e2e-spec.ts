@@ -166,10 +166,11 @@ describe('Admin API', () => {
 
     const list = await http.admin('GET', `/api-keys?user_id=${user.id}`);
     expect(list.status).toBe(200);
-    expect(list.body).toHaveLength(1);
-    expect(list.body[0].id).toBe(created.id);
-    expect(list.body[0]).not.toHaveProperty('key');
-    expect(list.body[0]).not.toHaveProperty('key_hash');
+    expect(list.body.next_cursor).toBeNull();
+    expect(list.body.items).toHaveLength(1);
+    expect(list.body.items[0].id).toBe(created.id);
+    expect(list.body.items[0]).not.toHaveProperty('key');
+    expect(list.body.items[0]).not.toHaveProperty('key_hash');
     expect(list.text).not.toContain(created.key);
     expect(list.text).not.toContain(created.key.slice(11, -4));
 
@@ -179,7 +180,10 @@ describe('Admin API', () => {
     expect(stored.rows[0].row).not.toContain(created.key.slice(3));
 
     expect((await http.admin('DELETE', `/api-keys/${created.id}`)).status).toBe(204);
-    expect((await http.admin('GET', `/api-keys?user_id=${user.id}`)).body).toEqual([]);
+    expect((await http.admin('GET', `/api-keys?user_id=${user.id}`)).body).toEqual({
+      items: [],
+      next_cursor: null,
+    });
     expect((await http.admin('DELETE', `/api-keys/${created.id}`)).status).toBe(404);
   });
 

@@ -1,9 +1,12 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** One admin change: who, what, on which target, the state before and after (no secrets). */
 @Entity('audit_log')
+@Index('audit_log_target_idx', ['targetType', 'targetId', 'id'])
+@Index('audit_log_action_idx', ['action', 'id'])
+@Index('audit_log_at_idx', ['at'])
 export class AuditEntry {
-  @PrimaryGeneratedColumn({ type: 'bigint' })
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
 
   @Column({ type: 'timestamptz', default: () => 'now()' })

@@ -1,19 +1,28 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
+  ForeignKey,
+  Index,
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 export type SpendPeriod = 'lifetime' | 'monthly';
 
 @Entity('api_keys')
+@Check('api_keys_limit_check', `limit_credit_dollar >= 0`)
+@Check('api_keys_rpm_limit_check', `rpm_limit >= 1`)
+@Check('api_keys_spend_period_check', `spend_period IN ('lifetime', 'monthly')`)
+@Index('api_keys_user_idx', ['userId', 'createdAt'])
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
   @Column({ name: 'user_id', type: 'uuid' })
+  @ForeignKey(() => User, { name: 'api_keys_user_id_fkey' })
   userId: string;
 
   @Column({ type: 'text' })
@@ -39,6 +48,10 @@ export class ApiKey {
   /** What this key has been charged so far, in USD. */
   @Column({ name: 'spent_dollar', type: 'numeric', default: 0 })
   spentDollar: string;
+
+  /** Held against the key's cap by open reservations, in USD. */
+  @Column({ type: 'numeric', default: 0 })
+  reserved: string;
 
   @Column({ name: 'allowed_models', type: 'text', array: true, nullable: true })
   allowedModels: string[] | null;

@@ -5,7 +5,11 @@ import { AdminOnly } from '../common/access.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { ApiKeysService } from './api-keys.service.js';
-import { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
+import {
+  ApiKeyPageDto,
+  ApiKeyResponseDto,
+  CreatedApiKeyResponseDto,
+} from './dto/api-key-response.dto.js';
 import {
   CreateApiKeyDto,
   ImportApiKeyDto,
@@ -44,10 +48,10 @@ export class ApiKeysController {
     return this.apiKeys.import(actor, dto);
   }
 
-  /** Keys that are not deleted, oldest first (at most 1000), without secrets. */
+  /** Keys that are not deleted, oldest first, without secrets; page with `next_cursor`. */
   @Get()
-  list(@Query() query: ListApiKeysQueryDto): Promise<ApiKeyResponseDto[]> {
-    return this.apiKeys.list(query.user_id);
+  list(@Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
+    return this.apiKeys.list(query);
   }
 
   @Get(':id')

@@ -7,8 +7,13 @@ import { hashSecret } from '../common/crypto.js';
 import { endCurrentSecrets } from '../common/secret-rotation.js';
 import { Decimal, numericParam } from '../common/decimal.js';
 import { DomainError, NotFound, ValidationFailed } from '../common/error-codes.js';
+import { decodeCursor, encodeCursor } from '../common/keyset.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
-import type { ApiKeyResponseDto, CreatedApiKeyResponseDto } from './dto/api-key-response.dto.js';
+import type {
+  ApiKeyPageDto,
+  ApiKeyResponseDto,
+  CreatedApiKeyResponseDto,
+} from './dto/api-key-response.dto.js';
 import type {
   ApiKeySettingsDto,
   CreateApiKeyDto,
@@ -16,13 +21,12 @@ import type {
   RotateApiKeyDto,
   UpdateApiKeyDto,
 } from './dto/create-api-key.dto.js';
+import type { ListApiKeysQueryDto } from './dto/list-api-keys.query.dto.js';
 import { displayParts, generateApiKey, isPossibleLegacyKey } from './secrets.js';
 
-const LIST_LIMIT = 1000;
 const METADATA_MAX_BYTES = 8192;
 
-const KEY_SELECT = `
-SELECT k.id, k.user_id, k.name, k.prefix, k.last4,
+const KEY_COLUMNS = `k.id, k.user_id, k.name, k.prefix, k.last4,
   EXISTS (SELECT 1 FROM api_key_hashes h WHERE h.api_key_id = k.id AND h.legacy AND h.valid_until IS NULL) AS legacy,
   k.limit_credit_dollar::text, k.spend_period, k.spent_dollar::text,
   COALESCE((SELECT amount FROM api_key_monthly_spend s
@@ -31,8 +35,9 @@ SELECT k.id, k.user_id, k.name, k.prefix, k.last4,
   k.allowed_models, k.rpm_limit, k.metadata, k.expires_at, k.revoked_at, k.rotated_at,
   (SELECT max(h.valid_until) FROM api_key_hashes h
    WHERE h.api_key_id = k.id AND h.valid_until > now()) AS previous_key_valid_until,
-  k.last_used_at, k.created_at, k.updated_at
-FROM api_keys k`;
+  k.last_used_at, k.created_at, k.updated_at`;
+
+const KEY_SELECT = `SELECT ${KEY_COLUMNS} FROM api_keys k`;
 
 type KeyRow = Omit<
   ApiKeyResponseDto,
@@ -69,13 +74,26 @@ export class ApiKeysService {
     return this.insert(actor, settings, key, true);
   }
 
-  async list(userId: string | undefined): Promise<ApiKeyResponseDto[]> {
-    const rows: KeyRow[] = await this.dataSource.query(
-      `${KEY_SELECT} WHERE k.deleted_at IS NULL AND ($1::uuid IS NULL OR k.user_id = $1)
-       ORDER BY k.created_at, k.id LIMIT ${LIST_LIMIT}`,
-      [userId ?? null],
+  /**
+   * Keys not deleted, oldest first, by keyset on (created_at, id): pages stay stable while keys
+   * are added, and a key deleted meanwhile only drops out.
+   */
+  async list(query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
+    const limit = query.limit ?? 100;
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const rows: (KeyRow & { created_at_text: string })[] = await this.dataSource.query(
+      `SELECT ${KEY_COLUMNS}, k.created_at::text AS created_at_text FROM api_keys k
+       WHERE k.deleted_at IS NULL AND ($1::uuid IS NULL OR k.user_id = $1)
+         AND ($2::timestamptz IS NULL OR (k.created_at, k.id) > ($2::timestamptz, $3::uuid))
+       ORDER BY k.created_at, k.id LIMIT $4`,
+      [query.user_id ?? null, after?.createdAt ?? null, after?.id ?? null, limit + 1],
     );
-    return rows.map(toResponse);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(({ created_at_text: _cursor, ...row }) => toResponse(row)),
+      next_cursor: rows.length > limit ? encodeCursor(last.created_at_text, last.id) : null,
+    };
   }
 
   get(id: string, manager: EntityManager = this.dataSource.manager): Promise<ApiKeyResponseDto> {

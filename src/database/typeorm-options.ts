@@ -2,15 +2,18 @@ import type { DataSourceOptions } from 'typeorm';
 import { ApiKeyHash } from '../auth/api-key-hash.entity.js';
 import { ApiKeyMonthlySpend } from '../auth/api-key-monthly-spend.entity.js';
 import { ApiKey } from '../auth/api-key.entity.js';
+import { Reservation } from '../auth/reservation.entity.js';
 import { AuditEntry } from '../audit/audit-entry.entity.js';
 import type { DatabaseConfig } from '../config/app-config.js';
 import { ModelPrice } from '../models/model-price.entity.js';
 import { Model } from '../models/model.entity.js';
 import { OrganizationMember } from '../organizations/organization-member.entity.js';
+import { OrganizationMonthlySpend } from '../organizations/organization-monthly-spend.entity.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
 import { UsageDaily } from '../usage/usage-daily.entity.js';
+import { UsageHourly } from '../usage/usage-hourly.entity.js';
 import { UsageReplay } from '../usage/usage-replay.entity.js';
 import { UsageRequest } from '../usage/usage-request.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
@@ -25,6 +28,7 @@ import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModel
 import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
 import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
 import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHourlyRollups.js';
+import { RepairMonthFunction1795780000000 } from './migrations/1795780000000-RepairMonthFunction.js';
 import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
 
 export const ENTITIES = [
@@ -33,9 +37,11 @@ export const ENTITIES = [
   MonthlySpend,
   Organization,
   OrganizationMember,
+  OrganizationMonthlySpend,
   ApiKey,
   ApiKeyHash,
   ApiKeyMonthlySpend,
+  Reservation,
   ServiceClient,
   ServiceClientSecret,
   Model,
@@ -44,6 +50,7 @@ export const ENTITIES = [
   UsageReplay,
   UsageRequest,
   UsageDaily,
+  UsageHourly,
   AuditEntry,
 ];
 
@@ -56,6 +63,7 @@ export const MIGRATIONS = [
   PartitionUsageEvents1795750000000,
   AddBudgetsAndReservations1795760000000,
   AddHourlyRollups1795770000000,
+  RepairMonthFunction1795780000000,
   AddReservationModels1795790000000,
 ];
 

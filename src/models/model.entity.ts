@@ -1,18 +1,23 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
   PrimaryGeneratedColumn,
+  Unique,
   UpdateDateColumn,
 } from 'typeorm';
 
 /** A model the platform serves, with its price per million tokens in USD. */
 @Entity('models')
+@Unique('models_unique_name_key', ['uniqueName'])
+@Check('models_price_input_check', `price_million_input >= 0`)
+@Check('models_price_output_check', `price_million_output >= 0`)
 export class Model {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  @Column({ name: 'unique_name', type: 'text', unique: true })
+  @Column({ name: 'unique_name', type: 'text' })
   uniqueName: string;
 
   @Column({ type: 'boolean', default: true })

@@ -1,27 +1,61 @@
-import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  Entity,
+  ForeignKey,
+  Index,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import { ApiKey } from '../auth/api-key.entity.js';
+import { Model } from '../models/model.entity.js';
+import { Organization } from '../organizations/organization.entity.js';
+import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { User } from '../users/user.entity.js';
 
-/** One metered completion: what was used, at which unit prices, and who paid. Partitioned by month. */
+/**
+ * One metered completion: what was used, at which unit prices, and who paid.
+ *
+ * Partitioned by calendar month (UTC) on `created_at`: the monthly partitions and the default
+ * one are made by the migrations and the service, not described here, and inherit this table's
+ * keys, checks and indexes. The foreign keys end in `_fkey1` because Postgres named them while
+ * the unpartitioned table, which held the `_fkey` names, still existed.
+ */
 @Entity('usage_events')
+@Check('usage_events_input_tokens_check', `input_tokens >= 0`)
+@Check('usage_events_output_tokens_check', `output_tokens >= 0`)
+@Index('usage_events_api_key_idx', ['apiKeyId', 'createdAt'])
+@Index('usage_events_payer_idx', ['payerUserId', 'createdAt'])
+@Index('usage_events_organization_idx', ['organizationId', 'createdAt'], {
+  where: 'organization_id IS NOT NULL',
+})
+@Index('usage_events_created_idx', ['createdAt'])
 export class UsageEvent {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
   @Column({ name: 'api_key_id', type: 'uuid' })
+  @ForeignKey(() => ApiKey, { name: 'usage_events_api_key_id_fkey1' })
   apiKeyId: string;
 
   @Column({ name: 'user_id', type: 'uuid' })
+  @ForeignKey(() => User, { name: 'usage_events_user_id_fkey1' })
   userId: string;
 
   @Column({ name: 'payer_user_id', type: 'uuid' })
+  @ForeignKey(() => User, { name: 'usage_events_payer_user_id_fkey1' })
   payerUserId: string;
 
   @Column({ name: 'organization_id', type: 'uuid', nullable: true })
+  @ForeignKey(() => Organization, { name: 'usage_events_organization_id_fkey1' })
   organizationId: string | null;
 
   @Column({ name: 'service_client_id', type: 'uuid' })
+  @ForeignKey(() => ServiceClient, { name: 'usage_events_service_client_id_fkey1' })
   serviceClientId: string;
 
   @Column({ name: 'model_id', type: 'uuid' })
+  @ForeignKey(() => Model, { name: 'usage_events_model_id_fkey1' })
   modelId: string;
 
   @Column({ type: 'text' })

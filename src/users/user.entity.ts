@@ -1,7 +1,9 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
+  Index,
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
@@ -9,6 +11,10 @@ import {
 export type CreditPlan = 'prepaid' | 'invoice';
 
 @Entity('users')
+@Check('users_credit_plan_check', `credit_plan IN ('prepaid', 'invoice')`)
+@Check('users_credit_limit_check', `credit_limit >= 0`)
+// `UNIQUE (lower(email))`: an expression index, which TypeORM cannot state; the migration owns it.
+@Index('users_email_lower_idx', { synchronize: false })
 export class User {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -43,3 +43,9 @@ export class CreatedApiKeyResponseDto extends ApiKeyResponseDto {
    */
   key: string;
 }
+
+export class ApiKeyPageDto {
+  items: ApiKeyResponseDto[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}

@@ -1,6 +1,7 @@
 import { IsOptional, IsUUID } from 'class-validator';
+import { PageQueryDto } from '../../common/dto/page.query.dto.js';
 
-export class ListApiKeysQueryDto {
+export class ListApiKeysQueryDto extends PageQueryDto {
   /** Only this user's keys. */
   @IsOptional()
   @IsUUID()
