@@ -22,6 +22,7 @@ import type {
   UpdateApiKeyDto,
 } from './dto/create-api-key.dto.js';
 import type { ListApiKeysQueryDto } from './dto/list-api-keys.query.dto.js';
+import { UTC_MONTH } from '../ledger/ledger-sql.js';
 import { displayParts, generateApiKey, isPossibleLegacyKey } from './secrets.js';
 
 const METADATA_MAX_BYTES = 8192;
@@ -30,7 +31,7 @@ const KEY_COLUMNS = `k.id, k.user_id, k.name, k.prefix, k.last4,
   EXISTS (SELECT 1 FROM api_key_hashes h WHERE h.api_key_id = k.id AND h.legacy AND h.valid_until IS NULL) AS legacy,
   k.limit_credit_dollar::text, k.spend_period, k.spent_dollar::text,
   COALESCE((SELECT amount FROM api_key_monthly_spend s
-            WHERE s.api_key_id = k.id AND s.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)::text
+            WHERE s.api_key_id = k.id AND s.month = ${UTC_MONTH}), 0)::text
     AS spent_this_month,
   k.allowed_models, k.rpm_limit, k.metadata, k.expires_at, k.revoked_at, k.rotated_at,
   (SELECT max(h.valid_until) FROM api_key_hashes h
