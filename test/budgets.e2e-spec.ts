@@ -7,18 +7,23 @@ import {
   guardHeaders,
   putModel,
 } from './support/factories.js';
+import { CACHE_MODES } from './support/cache-modes.js';
 import { Http } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const AUTH = '/api/guard/auth';
 const LOG = '/api/guard/log-usage';
 
-describe('budgets that hold', () => {
+describe.each(CACHE_MODES)('budgets that hold (%s)', (_mode, cacheEnv) => {
   let testApp: TestApp;
   let http: Http;
 
   beforeAll(async () => {
-    testApp = await startTestApp({ DEFAULT_RPM_LIMIT: '1000000', RESERVATION_TTL_SECONDS: '2' });
+    testApp = await startTestApp({
+      DEFAULT_RPM_LIMIT: '1000000',
+      RESERVATION_TTL_SECONDS: '2',
+      ...cacheEnv,
+    });
     http = new Http(testApp.baseUrl);
     // $1 per output token: reservations in whole dollars.
     await putModel(http, 'dollar-per-token', 0, 1_000_000);
@@ -183,27 +188,39 @@ describe('budgets that hold', () => {
       await http.admin('PATCH', `/organizations/${organization.id}`, { monthly_budget: null });
       expect((await http.post(AUTH, { model: 'dollar-per-token' }, headers)).status).toBe(200);
     });
+  });
+});
 
-    it('counts a month boundary in the organization’s time zone', async () => {
-      const cases: [string, string, string][] = [
-        // 11:30 UTC on 30 November is 00:30 on 1 December in Auckland (UTC+13).
-        ['Pacific/Auckland', '2026-11-30T11:30:00Z', '2026-12-01'],
-        ['Pacific/Auckland', '2026-11-30T10:59:59Z', '2026-11-01'],
-        // 05:00 UTC on 1 December is still 30 November in Los Angeles (UTC-8).
-        ['America/Los_Angeles', '2026-12-01T05:00:00Z', '2026-11-01'],
-        ['America/Los_Angeles', '2026-12-01T08:00:00Z', '2026-12-01'],
-        ['UTC', '2026-12-01T00:00:00Z', '2026-12-01'],
-        ['Asia/Kolkata', '2026-11-30T18:29:59Z', '2026-11-01'],
-        ['Asia/Kolkata', '2026-11-30T18:30:00Z', '2026-12-01'],
-      ];
-      for (const [zone, at, month] of cases) {
-        const { rows } = await testApp.db.query(
-          `SELECT guard_month_in($1, $2::timestamptz)::text AS month`,
-          [zone, at],
-        );
-        expect({ zone, at, month: rows[0].month }).toEqual({ zone, at, month });
-      }
-    });
+/** Money rules below the guard: the same whether or not the guard caches. */
+describe('the ledger', () => {
+  let testApp: TestApp;
+  let http: Http;
+
+  beforeAll(async () => {
+    testApp = await startTestApp();
+    http = new Http(testApp.baseUrl);
+  });
+  afterAll(() => testApp.close());
+
+  it('counts a month boundary in the organization’s time zone', async () => {
+    const cases: [string, string, string][] = [
+      // 11:30 UTC on 30 November is 00:30 on 1 December in Auckland (UTC+13).
+      ['Pacific/Auckland', '2026-11-30T11:30:00Z', '2026-12-01'],
+      ['Pacific/Auckland', '2026-11-30T10:59:59Z', '2026-11-01'],
+      // 05:00 UTC on 1 December is still 30 November in Los Angeles (UTC-8).
+      ['America/Los_Angeles', '2026-12-01T05:00:00Z', '2026-11-01'],
+      ['America/Los_Angeles', '2026-12-01T08:00:00Z', '2026-12-01'],
+      ['UTC', '2026-12-01T00:00:00Z', '2026-12-01'],
+      ['Asia/Kolkata', '2026-11-30T18:29:59Z', '2026-11-01'],
+      ['Asia/Kolkata', '2026-11-30T18:30:00Z', '2026-12-01'],
+    ];
+    for (const [zone, at, month] of cases) {
+      const { rows } = await testApp.db.query(
+        `SELECT guard_month_in($1, $2::timestamptz)::text AS month`,
+        [zone, at],
+      );
+      expect({ zone, at, month: rows[0].month }).toEqual({ zone, at, month });
+    }
   });
 
   it('sums 100,000 tiny charges to the exact decimal total', async () => {

@@ -11,6 +11,7 @@ import {
   putModel,
   type Tenant,
 } from './support/factories.js';
+import { CACHE_MODES } from './support/cache-modes.js';
 import { Http } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -26,13 +27,13 @@ const seedBody = {
   ],
 };
 
-describe('POST /api/guard/auth', () => {
+describe.each(CACHE_MODES)('POST /api/guard/auth (%s)', (_mode, cacheEnv) => {
   let testApp: TestApp;
   let http: Http;
   let tenant: Tenant;
 
   beforeAll(async () => {
-    testApp = await startTestApp({ DEFAULT_RPM_LIMIT: '1000' });
+    testApp = await startTestApp({ DEFAULT_RPM_LIMIT: '1000', ...cacheEnv });
     http = new Http(testApp.baseUrl);
     tenant = await createTenant(http);
   });

@@ -139,7 +139,8 @@ export class ApiKeyGuard implements CanActivate {
 
 /**
  * The optional reservation fields of an auth body (`max_tokens`, `input_tokens`,
- * `request_id`); every other field of it is ignored.
+ * `request_id`); every other field of it is ignored. `null` means absent, as OpenAI-style
+ * callers send it for a field they leave unset.
  */
 function reservationFields(body: unknown): {
   value: ReservationRequest | null;
@@ -154,16 +155,18 @@ function reservationFields(body: unknown): {
     return { value: null, errors: null };
   }
   const fields = body as Record<string, unknown>;
+  const maxTokens = fields.max_tokens ?? undefined;
+  const inputTokens = fields.input_tokens ?? undefined;
+  const requestId = fields.request_id ?? undefined;
   const errors: FieldError[] = [];
   const isCount = (value: unknown, max: number) =>
     Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max;
-  if (fields.max_tokens !== undefined && !isCount(fields.max_tokens, 2_147_483_647)) {
+  if (maxTokens !== undefined && !isCount(maxTokens, 2_147_483_647)) {
     errors.push({ field: 'max_tokens', message: 'must be an integer from 0 to 2147483647' });
   }
-  if (fields.input_tokens !== undefined && !isCount(fields.input_tokens, 1_000_000_000)) {
+  if (inputTokens !== undefined && !isCount(inputTokens, 1_000_000_000)) {
     errors.push({ field: 'input_tokens', message: 'must be an integer from 0 to 1000000000' });
   }
-  const requestId = fields.request_id;
   if (
     requestId !== undefined &&
     !(
@@ -176,11 +179,11 @@ function reservationFields(body: unknown): {
     errors.push({ field: 'request_id', message: 'must be a string of 1 to 255 characters' });
   }
   if (errors.length > 0) return { value: null, errors };
-  if (fields.max_tokens === undefined) return { value: null, errors: null };
+  if (maxTokens === undefined) return { value: null, errors: null };
   return {
     value: {
-      maxTokens: fields.max_tokens as number,
-      inputTokens: fields.input_tokens as number | undefined,
+      maxTokens: maxTokens as number,
+      inputTokens: inputTokens as number | undefined,
       requestId: requestId as string | undefined,
     },
     errors: null,

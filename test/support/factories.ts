@@ -60,6 +60,26 @@ export async function createOrganization(http: Http, ownerUserId: string, name =
   );
 }
 
+export async function addMember(
+  http: Http,
+  organizationId: string,
+  userId: string,
+  role: 'manager' | 'reader' = 'reader',
+) {
+  return expectCreated(
+    http.admin('POST', `/organizations/${organizationId}/members`, { user_id: userId, role }),
+  );
+}
+
+/** `PATCH /organizations/:id`: budget, time zone, spend roles, name. */
+export async function updateOrganization(
+  http: Http,
+  organizationId: string,
+  body: Record<string, unknown>,
+) {
+  return expectCreated(http.admin('PATCH', `/organizations/${organizationId}`, body));
+}
+
 /** A user with credit, a key, a service client and a priced model: ready to call the guard. */
 export async function createTenant(
   http: Http,
