@@ -21,7 +21,8 @@ describe.each(CACHE_MODES)('budgets that hold (%s)', (_mode, cacheEnv) => {
   beforeAll(async () => {
     testApp = await startTestApp({
       DEFAULT_RPM_LIMIT: '1000000',
-      RESERVATION_TTL_SECONDS: '2',
+      // Long enough that 100 concurrent reservations on a busy machine outlive the burst.
+      RESERVATION_TTL_SECONDS: '10',
       ...cacheEnv,
     });
     http = new Http(testApp.baseUrl);
@@ -98,7 +99,11 @@ describe.each(CACHE_MODES)('budgets that hold (%s)', (_mode, cacheEnv) => {
       guardHeaders(tenant),
     );
     expect(second.body.code).toBe('insufficient_credits');
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    // Expired after 10 s, and released by the sweep (every 5 s) soon after.
+    const deadline = Date.now() + 30_000;
+    while ((await balance(tenant.userId)).reserved !== '0' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     expect(await balance(tenant.userId)).toEqual({ paid: '3', reserved: '0' });
     expect(
       (await http.post(AUTH, { model: 'dollar-per-token', max_tokens: 1 }, guardHeaders(tenant)))
