@@ -209,5 +209,51 @@ describe('bodies from OpenAI-style callers', () => {
       );
       expect(requests.rows[0].n).toBe(0);
     });
+
+    it('stores messages: null as no messages at all', async () => {
+      const { status, body } = await http.post(
+        LOG,
+        { model: 'cogvlm-chat-17b', input_tokens: 1, output_tokens: 1, messages: null },
+        guardHeaders(tenant),
+      );
+      expect(status).toBe(201);
+      const { rows } = await testApp.db.query(
+        `SELECT messages, messages_bytes FROM usage_events WHERE id = $1`,
+        [body.id],
+      );
+      expect(rows).toEqual([{ messages: null, messages_bytes: null }]);
+    });
+
+    it('takes request_id: null beside an Idempotency-Key header as absent', async () => {
+      const first = await http.post(
+        LOG,
+        { model: 'cogvlm-chat-17b', input_tokens: 2, output_tokens: 2, request_id: null },
+        guardHeaders(tenant, { 'Idempotency-Key': 'null-beside-header' }),
+      );
+      expect(first.status).toBe(201);
+      const { rows } = await testApp.db.query(`SELECT request_id FROM usage_events WHERE id = $1`, [
+        first.body.id,
+      ]);
+      expect(rows).toEqual([{ request_id: 'null-beside-header' }]);
+    });
+
+    it('replays the same request whether its unset fields are null or left out', async () => {
+      const fields = {
+        model: 'cogvlm-chat-17b',
+        input_tokens: 3,
+        output_tokens: 3,
+        request_id: 'nulls-or-not',
+      };
+      const first = await http.post(LOG, fields, guardHeaders(tenant));
+      expect(first.status).toBe(201);
+      const again = await http.post(
+        LOG,
+        { ...fields, temperature: null, messages: null },
+        guardHeaders(tenant),
+      );
+      expect(again.status).toBe(201);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.text).toBe(first.text);
+    });
   });
 });

@@ -53,7 +53,7 @@ export class UsageController {
           { field: 'Idempotency-Key', message: 'must be between 1 and 255 characters' },
         ]);
       }
-      if (dto.request_id !== undefined && dto.request_id !== key) {
+      if (dto.request_id !== undefined && dto.request_id !== null && dto.request_id !== key) {
         throw new ValidationFailed([
           {
             field: 'request_id',

@@ -93,13 +93,17 @@ export class UsageService {
   /** Identifies "the same request": its body and the organization it is billed to. */
   private requestHash(principal: GuardPrincipal, dto: RecordUsageDto): Buffer {
     return hashSecret(
-      canonicalJson({ body: { ...dto }, organization: principal.organization?.id ?? null }),
+      canonicalJson({
+        // A field sent as null is absent: the same request with or without it.
+        body: Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== null)),
+        organization: principal.organization?.id ?? null,
+      }),
     );
   }
 
   /** `messages` as stored under MESSAGE_STORAGE, and their size as sent. */
   private storableMessages(messages: unknown): { json: string | null; bytes: number | null } {
-    if (messages === undefined) return { json: null, bytes: null };
+    if (messages === undefined || messages === null) return { json: null, bytes: null };
     const json = JSON.stringify(messages);
     const bytes = Buffer.byteLength(json, 'utf8');
     const cap = this.config.messagesMaxBytes;
