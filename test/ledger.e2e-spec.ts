@@ -31,6 +31,35 @@ function numberIn(text: string, field: string): string {
   return match[1];
 }
 
+/** A usage call of `tenant` for the ledger itself, as log-usage would make it. */
+function usageCall(tenant: Tenant, modelId: string, overrides: Partial<UsageCall> = {}): UsageCall {
+  return {
+    id: randomUUID(),
+    api_key_id: tenant.apiKeyId,
+    user_id: tenant.userId,
+    payer_user_id: tenant.userId,
+    organization_id: null,
+    service_client_id: tenant.serviceClientId,
+    model_id: modelId,
+    input_tokens: 10,
+    output_tokens: 0,
+    max_tokens: null,
+    temperature: null,
+    top_p: null,
+    echo: null,
+    stream: null,
+    client_input_cost: null,
+    client_output_cost: null,
+    client_total_cost: null,
+    messages: null,
+    messages_bytes: null,
+    request_id: null,
+    request_hash: null,
+    reservation_id: null,
+    ...overrides,
+  };
+}
+
 describe(LedgerService.name, () => {
   let testApp: TestApp;
   let http: Http;
@@ -160,31 +189,7 @@ describe(LedgerService.name, () => {
     const ledger = testApp.app.get(LedgerService);
     const [model] = (await testApp.db.query(`SELECT id FROM models WHERE unique_name = 'micro'`))
       .rows;
-    const call = (overrides: Partial<UsageCall> = {}): UsageCall => ({
-      id: randomUUID(),
-      api_key_id: tenant.apiKeyId,
-      user_id: tenant.userId,
-      payer_user_id: tenant.userId,
-      organization_id: null,
-      service_client_id: tenant.serviceClientId,
-      model_id: model.id,
-      input_tokens: 10,
-      output_tokens: 0,
-      max_tokens: null,
-      temperature: null,
-      top_p: null,
-      echo: null,
-      stream: null,
-      client_input_cost: null,
-      client_output_cost: null,
-      client_total_cost: null,
-      messages: null,
-      messages_bytes: null,
-      request_id: null,
-      request_hash: null,
-      reservation_id: null,
-      ...overrides,
-    });
+    const call = (overrides: Partial<UsageCall> = {}) => usageCall(tenant, model.id, overrides);
     // Submitted in one turn of the event loop: one batch, with a model that is gone and a row
     // that breaks a check constraint among good calls.
     const good = Array.from({ length: 6 }, () => call());
@@ -226,30 +231,7 @@ describe(LedgerService.name, () => {
       .rows;
     const ids = Array.from({ length: 40 }, () => randomUUID());
     const pending = ids.map((id) =>
-      ledger.recordUsage({
-        id,
-        api_key_id: tenant.apiKeyId,
-        user_id: tenant.userId,
-        payer_user_id: tenant.userId,
-        organization_id: null,
-        service_client_id: tenant.serviceClientId,
-        model_id: model.id,
-        input_tokens: 1,
-        output_tokens: 0,
-        max_tokens: null,
-        temperature: null,
-        top_p: null,
-        echo: null,
-        stream: null,
-        client_input_cost: null,
-        client_output_cost: null,
-        client_total_cost: null,
-        messages: null,
-        messages_bytes: null,
-        request_id: null,
-        request_hash: null,
-        reservation_id: null,
-      }),
+      ledger.recordUsage(usageCall(tenant, model.id, { id, input_tokens: 1 })),
     );
     await other.app.close();
     await expect(Promise.all(pending)).resolves.toHaveLength(40);
