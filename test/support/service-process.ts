@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** The built service (`dist/main.js`, which `npm test` builds first) as a child process. */
+export interface ServiceProcess {
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly pid: number;
+  /** What it has written to stdout and stderr so far. */
+  output(): string;
+  running(): boolean;
+  /** Resolves once GET /api/health/ready answers 200; the milliseconds it took. */
+  ready(timeoutMs?: number): Promise<number>;
+  /** Sends the signal and resolves once the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGTERM if still running, SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts `node dist/main.js` with `env` over this process's environment, on `port`. */
+export function spawnService(port: number, env: Record<string, string>): ServiceProcess {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', ...env };
+  childEnv.PORT = String(port);
+  // Jest's ESM flag is not the service's business.
+  delete childEnv.NODE_OPTIONS;
+  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  return {
+    port,
+    baseUrl,
+    pid: child.pid ?? -1,
+    output: () => output,
+    running,
+    async ready(timeoutMs = 60_000) {
+      const started = Date.now();
+      while (Date.now() - started < timeoutMs) {
+        if (!running()) throw new Error(`service exited before it was ready:\n${output}`);
+        try {
+          const response = await fetch(`${baseUrl}/api/health/ready`, {
+            signal: AbortSignal.timeout(2000),
+          });
+          await response.arrayBuffer();
+          if (response.status === 200) return Date.now() - started;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`service not ready after ${timeoutMs} ms:\n${output}`);
+    },
+    async kill(signal) {
+      if (!running()) return;
+      child.kill(signal);
+      await exited;
+    },
+    async stop(graceMs = 10_000) {
+      if (!running()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
