@@ -55,7 +55,7 @@ function isDependencyDown(error: unknown): boolean {
   return (
     UNAVAILABLE_ERRNO.has(code) ||
     UNAVAILABLE_SQLSTATE.test(code) ||
-    /Connection terminated|timeout exceeded when trying to connect|canceling statement due to statement timeout/i.test(
+    /Connection terminated|timeout exceeded when trying to connect|canceling statement due to statement timeout|not queryable/i.test(
       message ?? '',
     )
   );

@@ -285,6 +285,10 @@ export class LedgerService
     const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();
+      // A connection that dies while held (Postgres stopped) errors here, not in the pool.
+      let broken: Error | undefined;
+      const onError = (error: Error) => (broken = error);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const found = await find(client);
@@ -299,11 +303,13 @@ export class LedgerService
         this.forget(locks);
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!broken) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
         if (sqlState(error) === DEADLOCK && attempt < ATTEMPTS) continue;
         throw error;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken connection is closed, not handed to the next caller.
+        client.release(broken);
       }
     }
   }
