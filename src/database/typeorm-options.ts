@@ -10,7 +10,9 @@ import { OrganizationMember } from '../organizations/organization-member.entity.
 import { Organization } from '../organizations/organization.entity.js';
 import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { UsageDailyPlatform } from '../usage/usage-daily-platform.entity.js';
 import { UsageDaily } from '../usage/usage-daily.entity.js';
+import { UsageHourlyPlatform } from '../usage/usage-hourly-platform.entity.js';
 import { UsageReplay } from '../usage/usage-replay.entity.js';
 import { UsageRequest } from '../usage/usage-request.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
@@ -25,6 +27,7 @@ import { AddModelPrices1795740000000 } from './migrations/1795740000000-AddModel
 import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-PartitionUsageEvents.js';
 import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
 import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHourlyRollups.js';
+import { AddPlatformRollups1795785000000 } from './migrations/1795785000000-AddPlatformRollups.js';
 
 export const ENTITIES = [
   User,
@@ -43,6 +46,8 @@ export const ENTITIES = [
   UsageReplay,
   UsageRequest,
   UsageDaily,
+  UsageDailyPlatform,
+  UsageHourlyPlatform,
   AuditEntry,
 ];
 
@@ -55,6 +60,7 @@ export const MIGRATIONS = [
   PartitionUsageEvents1795750000000,
   AddBudgetsAndReservations1795760000000,
   AddHourlyRollups1795770000000,
+  AddPlatformRollups1795785000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
