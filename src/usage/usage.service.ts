@@ -53,6 +53,27 @@ function rollupSql(
   RETURNING 1`;
 }
 
+/**
+ * Adds the event just inserted (`ins`) to the platform rollups: one row per period and model,
+ * for reports over the whole platform.
+ */
+function platformRollupSql(
+  table: 'usage_daily_platform' | 'usage_hourly_platform',
+  period: 'day' | 'hour',
+  periodValue: string,
+): string {
+  return `
+  INSERT INTO ${table} AS r (${period}, model_id, requests, input_tokens, output_tokens, cost)
+  SELECT ${periodValue}, ins.model_id, 1, ins.input_tokens, ins.output_tokens, ins.total_cost
+  FROM ins
+  ON CONFLICT (${period}, model_id)
+  DO UPDATE SET requests = r.requests + 1,
+    input_tokens = r.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = r.output_tokens + EXCLUDED.output_tokens,
+    cost = r.cost + EXCLUDED.cost
+  RETURNING 1`;
+}
+
 const MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
 const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
 
@@ -62,7 +83,8 @@ const FREE_USABLE = `(c.free_expires_at IS NULL OR c.free_expires_at > now())`;
  * - the claim of its `request_id` for this key, if it has one: when the id was used before, the
  *   claim waits for that call's commit and nothing below happens;
  * - the event, priced from the model's current prices (exact numeric), in its month's partition,
- *   and the day's and the hour's rollups for its payer, organization, key and model;
+ *   and the day's and the hour's rollups for its payer, organization, key and model, and for
+ *   the whole platform per model;
  * - the payer's debit: unexpired free credit first, then paid credit, which may go negative
  *   (usage that happened is always charged); concurrent charges serialise on the payer's row;
  * - the payer's and the key's spend for the calendar month (UTC), and the key's lifetime spend;
@@ -102,6 +124,8 @@ ins AS (
 ),
 daily AS (${rollupSql('usage_daily', 'day', "(now() AT TIME ZONE 'UTC')::date")}),
 hourly AS (${rollupSql('usage_hourly', 'hour', "date_trunc('hour', now())")}),
+platform_daily AS (${platformRollupSql('usage_daily_platform', 'day', "(now() AT TIME ZONE 'UTC')::date")}),
+platform_hourly AS (${platformRollupSql('usage_hourly_platform', 'hour', "date_trunc('hour', now())")}),
 settled AS (
   -- The call's reservation, if auth made one: settled at the real cost, the rest released.
   UPDATE reservations r SET settled_at = now(), settled_cost = ins.total_cost
