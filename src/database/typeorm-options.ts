@@ -12,8 +12,10 @@ import { OrganizationMonthlySpend } from '../organizations/organization-monthly-
 import { Organization } from '../organizations/organization.entity.js';
 import { ServiceClientSecret } from '../service-clients/service-client-secret.entity.js';
 import { ServiceClient } from '../service-clients/service-client.entity.js';
+import { UsageDailyPlatform } from '../usage/usage-daily-platform.entity.js';
 import { UsageDaily } from '../usage/usage-daily.entity.js';
 import { UsageHourly } from '../usage/usage-hourly.entity.js';
+import { UsageHourlyPlatform } from '../usage/usage-hourly-platform.entity.js';
 import { UsageReplay } from '../usage/usage-replay.entity.js';
 import { UsageRequest } from '../usage/usage-request.entity.js';
 import { UsageEvent } from '../usage/usage-event.entity.js';
@@ -29,6 +31,7 @@ import { PartitionUsageEvents1795750000000 } from './migrations/1795750000000-Pa
 import { AddBudgetsAndReservations1795760000000 } from './migrations/1795760000000-AddBudgetsAndReservations.js';
 import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHourlyRollups.js';
 import { RepairMonthFunction1795780000000 } from './migrations/1795780000000-RepairMonthFunction.js';
+import { AddPlatformRollups1795785000000 } from './migrations/1795785000000-AddPlatformRollups.js';
 import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
 
 export const ENTITIES = [
@@ -51,6 +54,8 @@ export const ENTITIES = [
   UsageRequest,
   UsageDaily,
   UsageHourly,
+  UsageDailyPlatform,
+  UsageHourlyPlatform,
   AuditEntry,
 ];
 
@@ -64,6 +69,7 @@ export const MIGRATIONS = [
   AddBudgetsAndReservations1795760000000,
   AddHourlyRollups1795770000000,
   RepairMonthFunction1795780000000,
+  AddPlatformRollups1795785000000,
   AddReservationModels1795790000000,
 ];
 

@@ -13,8 +13,9 @@ import { DEMO_PRICES } from './demo-seeder.service.js';
  * `npm run seed:usage -- --events 10000000`: realistic usage for tests at scale and benchmarks,
  * loaded with COPY. Makes its own users (skewed: a few heavy payers, a long tail), keys,
  * organizations with members, and a service client, then events spread over `--days` with
- * costs computed exactly (integer micro-units, no float), then the daily rollups of the rows
- * it loaded (daily and hourly). Balances are not debited: this is history, not live traffic.
+ * costs computed exactly (integer micro-units, no float), then the rollups of the rows it
+ * loaded: daily and hourly per payer, organization, key and model, and daily and hourly for the
+ * whole platform per model. Balances are not debited: this is history, not live traffic.
  */
 const { values } = parseArgs({
   options: {
@@ -131,9 +132,40 @@ async function main(): Promise<void> {
          output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost = d.cost + EXCLUDED.cost`,
       [fixtures.serviceClientId],
     );
-    await pool.query('ANALYZE usage_events');
-    await pool.query('ANALYZE usage_daily');
-    await pool.query('ANALYZE usage_hourly');
+    // The platform rollups in one scan: per hour, UTC day and model (a few rows per hour), then
+    // summed per day and per hour. The day is taken from each event, not from its hour bucket.
+    await pool.query(
+      `WITH loaded AS (
+         SELECT date_trunc('hour', created_at) AS hour, (created_at AT TIME ZONE 'UTC')::date AS day, model_id,
+           count(*) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(total_cost) AS cost
+         FROM usage_events WHERE service_client_id = $1
+         GROUP BY 1, 2, model_id
+       ), daily AS (
+         INSERT INTO usage_daily_platform AS d (day, model_id, requests, input_tokens, output_tokens, cost)
+         SELECT day, model_id, sum(requests), sum(input_tokens), sum(output_tokens), sum(cost)
+         FROM loaded GROUP BY day, model_id
+         ON CONFLICT (day, model_id)
+         DO UPDATE SET requests = d.requests + EXCLUDED.requests, input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+           output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost = d.cost + EXCLUDED.cost
+       )
+       INSERT INTO usage_hourly_platform AS d (hour, model_id, requests, input_tokens, output_tokens, cost)
+       SELECT hour, model_id, sum(requests), sum(input_tokens), sum(output_tokens), sum(cost)
+       FROM loaded GROUP BY hour, model_id
+       ON CONFLICT (hour, model_id)
+       DO UPDATE SET requests = d.requests + EXCLUDED.requests, input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+         output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost = d.cost + EXCLUDED.cost`,
+      [fixtures.serviceClientId],
+    );
+    for (const table of [
+      'usage_events',
+      'usage_daily',
+      'usage_hourly',
+      'usage_daily_platform',
+      'usage_hourly_platform',
+    ]) {
+      await pool.query(`ANALYZE ${table}`);
+    }
     process.stdout.write(
       `Rolled up and analysed in ${((Date.now() - loadedAt) / 1000).toFixed(1)} s\n`,
     );

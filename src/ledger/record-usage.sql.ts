@@ -46,21 +46,63 @@ const CALL_COLUMNS = `pos int, id uuid, api_key_id uuid, user_id uuid, payer_use
   client_total_cost numeric, messages text, messages_bytes integer, request_id text,
   request_hash text, reservation_id uuid`;
 
-/** The conflict target of both rollups: "no organization" counts as one organization. */
-const ROLLUP_KEY = `api_key_id, model_id, payer_user_id,
+/** A rollup: its table, its period column and value, and the rows it keeps apart. */
+interface Rollup {
+  table: string;
+  period: 'day' | 'hour';
+  periodValue: string;
+  /** The columns a row of the rollup is per, as grouped. */
+  columns: string[];
+  /** Its unique key after the period ("no organization" counts as one organization). */
+  conflict: string;
+}
+
+const PAYER_COLUMNS = ['api_key_id', 'user_id', 'payer_user_id', 'organization_id', 'model_id'];
+const PAYER_CONFLICT = `api_key_id, model_id, payer_user_id,
   COALESCE(organization_id, '00000000-0000-0000-0000-000000000000'::uuid)`;
 
+const ROLLUPS: Record<string, Rollup> = {
+  daily: {
+    table: 'usage_daily',
+    period: 'day',
+    periodValue: UTC_DAY,
+    columns: PAYER_COLUMNS,
+    conflict: PAYER_CONFLICT,
+  },
+  hourly: {
+    table: 'usage_hourly',
+    period: 'hour',
+    periodValue: CURRENT_HOUR,
+    columns: PAYER_COLUMNS,
+    conflict: PAYER_CONFLICT,
+  },
+  // The whole platform per model: what reports without a payer, organization or key filter read.
+  platform_daily: {
+    table: 'usage_daily_platform',
+    period: 'day',
+    periodValue: UTC_DAY,
+    columns: ['model_id'],
+    conflict: 'model_id',
+  },
+  platform_hourly: {
+    table: 'usage_hourly_platform',
+    period: 'hour',
+    periodValue: CURRENT_HOUR,
+    columns: ['model_id'],
+    conflict: 'model_id',
+  },
+};
+
 /** Adds the batch's recorded events to a rollup: one upsert per row of the rollup touched. */
-function rollupSql(table: string, period: string, periodValue: string): string {
+function rollupSql({ table, period, periodValue, columns, conflict }: Rollup): string {
+  const list = columns.join(', ');
   return `
-  INSERT INTO ${table} AS r (${period}, api_key_id, user_id, payer_user_id, organization_id, model_id,
-    requests, input_tokens, output_tokens, cost)
-  SELECT ${periodValue}, api_key_id, user_id, payer_user_id, organization_id, model_id,
-    count(*), sum(input_tokens), sum(output_tokens), sum(total_cost)
+  INSERT INTO ${table} AS r (${period}, ${list}, requests, input_tokens, output_tokens, cost)
+  SELECT ${periodValue}, ${list}, count(*), sum(input_tokens), sum(output_tokens), sum(total_cost)
   FROM recorded
-  GROUP BY api_key_id, user_id, payer_user_id, organization_id, model_id
-  ORDER BY api_key_id, model_id, payer_user_id, organization_id
-  ON CONFLICT (${period}, ${ROLLUP_KEY})
+  GROUP BY ${list}
+  ORDER BY ${list}
+  ON CONFLICT (${period}, ${conflict})
   DO UPDATE SET requests = r.requests + EXCLUDED.requests,
     input_tokens = r.input_tokens + EXCLUDED.input_tokens,
     output_tokens = r.output_tokens + EXCLUDED.output_tokens,
@@ -86,7 +128,8 @@ const before = {
  * - the reservation each call settles: the one it names by `reservation_id`, else the one its
  *   `request_id` opened, else (neither sent) the key's oldest open reservation for that model
  *   that has no `request_id`; settled at the real cost, the rest released;
- * - one update per row touched: daily and hourly rollups, the payer's debit (free credit first,
+ * - one update per row touched: daily and hourly rollups (per payer, organization, key and
+ *   model, and for the whole platform per model), the payer's debit (free credit first,
  *   then paid, possibly negative), the payer's, key's and organization's month spend, the key's
  *   lifetime spend, what the settled reservations held;
  * - each call's answer, with the payer's remaining credit just after its own charge, as if the
@@ -133,8 +176,9 @@ events AS (
     messages::jsonb, messages_bytes, request_id, hash
   FROM recorded ORDER BY pos
 ),
-daily AS (${rollupSql('usage_daily', 'day', UTC_DAY)}),
-hourly AS (${rollupSql('usage_hourly', 'hour', CURRENT_HOUR)}),
+${Object.entries(ROLLUPS)
+  .map(([name, rollup]) => `${name} AS (${rollupSql(rollup)}),`)
+  .join('\n')}
 named AS (
   -- Reservations a call names, by reservation_id or by the request_id auth opened it with;
   -- one named twice in the batch is settled by its first call.

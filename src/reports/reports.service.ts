@@ -40,10 +40,32 @@ const GROUP_COLUMNS: Record<Group, { daily: string; as: string }> = {
   user: { daily: 'd.payer_user_id', as: 'user_id' },
 };
 
+/** Groupings the platform rollups can answer: they keep one row per period and model. */
+const PLATFORM_GROUPS: readonly Group[] = ['model'];
+
+/**
+ * The rollup a report reads: the platform's (one row per period and model) when nothing in
+ * the report is narrower than the platform, else the one per payer, organization, key and
+ * model. Both hold the same sums, so the answer is the same either way.
+ */
+function rollupTable(
+  query: UsageFilterDto,
+  groups: Group[],
+  bucket: 'hour' | 'day' | 'month',
+): string {
+  const platform =
+    !query.api_key_id &&
+    !query.user_id &&
+    !query.organization_id &&
+    groups.every((group) => PLATFORM_GROUPS.includes(group));
+  if (bucket === 'hour') return platform ? 'usage_hourly_platform' : 'usage_hourly';
+  return platform ? 'usage_daily_platform' : 'usage_daily';
+}
+
 /**
  * Usage reports, from the rollups kept with every insert (never the raw events): day and
  * month buckets from the daily rollups (whole UTC days), hour buckets from the hourly ones
- * (at most 31 days per report).
+ * (at most 31 days per report); whole-platform reports from the platform rollups.
  */
 @Injectable()
 export class ReportsService {
@@ -69,16 +91,15 @@ export class ReportsService {
       (group) => `${GROUP_COLUMNS[group].daily} AS ${GROUP_COLUMNS[group].as}`,
     );
     const positions = [1, ...groups.map((_, i) => i + 2)].join(', ');
-    // Both read a rollup: hours from usage_hourly, days and months from usage_daily (whole UTC days).
-    const [table, start, range] =
+    // Both read a rollup: hours from an hourly one, days and months from a daily one (whole UTC days).
+    const table = rollupTable(query, groups, bucket);
+    const [start, range] =
       bucket === 'hour'
         ? [
-            'usage_hourly',
             `d.hour AT TIME ZONE 'UTC'`,
             `d.hour >= date_trunc('hour', $1::timestamptz) AND d.hour < $2::timestamptz`,
           ]
         : [
-            'usage_daily',
             `date_trunc('${bucket}', d.day)`,
             `d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
              AND d.day < (($2::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')::date + 1`,
