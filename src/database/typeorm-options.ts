@@ -33,6 +33,7 @@ import { AddHourlyRollups1795770000000 } from './migrations/1795770000000-AddHou
 import { RepairMonthFunction1795780000000 } from './migrations/1795780000000-RepairMonthFunction.js';
 import { AddPlatformRollups1795785000000 } from './migrations/1795785000000-AddPlatformRollups.js';
 import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
+import { FixSpendRolesDefault1795800000000 } from './migrations/1795800000000-FixSpendRolesDefault.js';
 
 export const ENTITIES = [
   User,
@@ -71,6 +72,7 @@ export const MIGRATIONS = [
   RepairMonthFunction1795780000000,
   AddPlatformRollups1795785000000,
   AddReservationModels1795790000000,
+  FixSpendRolesDefault1795800000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
