@@ -1,7 +1,15 @@
 // `npm run bench:reports`: latency of usage reports on a database filled by `npm run seed:usage`.
-// BENCH_DATABASE_URL names that database (migrated, filled). The built service runs against it
-// in a child process; each report is requested sequentially, after a warm-up, and timed end to
-// end over HTTP (service + Postgres), as an admin client would see it.
+//
+// Method: BENCH_DATABASE_URL names that database (migrated, then filled with
+// `npm run seed:usage -- --events 10000000`, which also writes every rollup and ANALYZEs). The
+// built service (`dist/main.js`) runs against it in a child process (LOG_LEVEL=warn, a random
+// ADMIN_TOKEN). Each report below is requested sequentially over HTTP, 10 warm-up requests whose
+// times are dropped, then BENCH_RUNS (default 100) timed ones, end to end (service + Postgres),
+// as an admin client would see them; p50, p95 and max are printed as a Markdown table with the
+// event and rollup row counts. The busiest organization (most requests in the last 30 days) is
+// the single-organization case. Its reports read usage_daily and usage_hourly; the whole-platform
+// ones usage_daily_platform and usage_hourly_platform (see docs/reports.md). Load generator,
+// service and Postgres share the machine, so compare runs made on the same machine.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -40,7 +48,8 @@ async function main() {
   const db = new pg.Client({ connectionString: DATABASE_URL });
   await db.connect();
   const { rows: counts } = await db.query(
-    `SELECT (SELECT count(*) FROM usage_events)::bigint AS events, (SELECT count(*) FROM usage_daily)::bigint AS rollups`,
+    `SELECT (SELECT count(*) FROM usage_events)::bigint AS events, (SELECT count(*) FROM usage_daily)::bigint AS rollups,
+       (SELECT count(*) FROM usage_daily_platform)::bigint AS platform_rollups`,
   );
   // The organization with the most usage in the last 30 days: the slowest single-organization report.
   const { rows: heaviest } = await db.query(
@@ -80,6 +89,7 @@ async function main() {
     const to = new Date();
     const from = new Date(to.getTime() - 30 * 86_400_000);
     const period = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
+    const week = `from=${encodeURIComponent(new Date(to.getTime() - 7 * 86_400_000).toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
     const reports = [
       {
         name: '30-day daily report, one organization (the busiest)',
@@ -93,6 +103,18 @@ async function main() {
       {
         name: '30-day daily report, whole platform, by model',
         path: `/usage?bucket=day&group_by=model&${period}`,
+      },
+      {
+        name: '30-day monthly report, whole platform, by model',
+        path: `/usage?bucket=month&group_by=model&${period}`,
+      },
+      {
+        name: '7-day hourly report, whole platform, by model',
+        path: `/usage?bucket=hour&group_by=model&${week}`,
+      },
+      {
+        name: '7-day hourly report, one organization (the busiest)',
+        path: `/usage?bucket=hour&organization_id=${heaviest[0].id}&${week}`,
       },
     ];
     const results = [];
@@ -120,7 +142,8 @@ async function main() {
     }
     console.log(
       `${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} CPUs · ` +
-        `${Number(counts[0].events).toLocaleString()} events, ${Number(counts[0].rollups).toLocaleString()} daily rollup rows · ` +
+        `${Number(counts[0].events).toLocaleString()} events, ${Number(counts[0].rollups).toLocaleString()} daily rollup rows, ` +
+        `${Number(counts[0].platform_rollups).toLocaleString()} daily platform rollup rows · ` +
         `${RUNS} sequential requests per report after ${WARMUP} warm-up\n`,
     );
     console.log('| report | buckets | p50 ms | p95 ms | max ms |');
