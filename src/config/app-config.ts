@@ -26,6 +26,8 @@ export interface AppConfig {
   ledger: {
     /** Most usage calls (and, separately, reservations) written in one transaction. */
     batchMax: number;
+    /** Batches of each kind being written at once per process. */
+    batchesInFlight: number;
   };
   authCache: {
     /** Off: every guard request reads Postgres (one statement), as a baseline. */
@@ -123,7 +125,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
     reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
-    ledger: { batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000) },
+    ledger: {
+      batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000),
+      batchesInFlight: read.int('LEDGER_BATCHES_IN_FLIGHT', 2, 1, 16),
+    },
     authCache: {
       enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',
       ttlMs: read.int('AUTH_CACHE_TTL_MS', 60_000, 100, 3_600_000),

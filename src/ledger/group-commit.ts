@@ -11,19 +11,20 @@ interface Waiting<I, O> {
  * Group commit: items submitted while a batch is being written wait and go together in the
  * next one, so a busy service writes many items per transaction and an idle one adds no wait
  * (an item submitted when nothing is in flight starts at once, in the same event-loop turn's
- * microtasks). One batch is in flight at a time, of at most `maxBatch` items; each item is
- * answered when its batch has committed.
+ * microtasks). At most `maxInFlight` batches are being written at a time, of at most `maxBatch`
+ * items each; each item is answered when its batch has committed. A second batch in flight
+ * waits on the rows the first holds, so it starts the moment the first commits.
  */
 export class GroupCommit<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
-  private inFlight = false;
+  private inFlight = 0;
   private scheduled = false;
   private drained: (() => void)[] = [];
 
   constructor(
     private readonly write: (items: I[]) => Promise<Outcome<O>[]>,
     private readonly maxBatch: number,
-    private readonly onBatch?: (size: number) => void,
+    private readonly maxInFlight = 1,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -33,19 +34,14 @@ export class GroupCommit<I, O> {
     });
   }
 
-  /** Items waiting or being written. */
-  get pending(): number {
-    return this.queue.length + (this.inFlight ? 1 : 0);
-  }
-
   /** Resolves once every item submitted so far has been answered. */
   drain(): Promise<void> {
-    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
   private schedule(): void {
-    if (this.inFlight || this.scheduled) return;
+    if (this.inFlight >= this.maxInFlight || this.scheduled) return;
     this.scheduled = true;
     // Items submitted in the same turn of the event loop join this batch.
     queueMicrotask(() => {
@@ -55,10 +51,9 @@ export class GroupCommit<I, O> {
   }
 
   private async flush(): Promise<void> {
-    if (this.inFlight || this.queue.length === 0) return;
-    this.inFlight = true;
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.inFlight++;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.onBatch?.(batch.length);
     try {
       const outcomes = await this.write(batch.map((waiting) => waiting.item));
       batch.forEach((waiting, index) => {
@@ -69,9 +64,9 @@ export class GroupCommit<I, O> {
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
     } finally {
-      this.inFlight = false;
+      this.inFlight--;
       if (this.queue.length > 0) this.schedule();
-      else for (const resolve of this.drained.splice(0)) resolve();
+      else if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 }

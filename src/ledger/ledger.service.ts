@@ -99,11 +99,16 @@ export class LedgerService
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cache: AuthCache,
   ) {
-    const max = config.ledger.batchMax;
-    this.usage = new GroupCommit((calls) => this.isolated(calls, (c) => this.writeUsage(c)), max);
+    const { batchMax, batchesInFlight } = config.ledger;
+    this.usage = new GroupCommit(
+      (calls) => this.isolated(calls, (c) => this.writeUsage(c)),
+      batchMax,
+      batchesInFlight,
+    );
     this.reservations = new GroupCommit(
       (calls) => this.isolated(calls, (c) => this.writeReservations(c)),
-      max,
+      batchMax,
+      batchesInFlight,
     );
   }
 
