@@ -78,6 +78,29 @@ function lockSet(rows: ChargedRow[]): LockSet {
 }
 
 /**
+ * The calls of a batch as the statement's rows, numbered by `pos`: a call whose key and
+ * `request_id` an earlier call of the batch already has is left out (`rowOf` null), else
+ * `rowOf` is its row.
+ */
+function firstPerRequest<C extends { api_key_id: string; request_id: string | null }, R>(
+  calls: C[],
+  toRow: (call: C, pos: number) => R,
+): { rows: R[]; rowOf: (number | null)[] } {
+  const seen = new Set<string>();
+  const rows: R[] = [];
+  const rowOf = calls.map((call) => {
+    if (call.request_id !== null) {
+      const key = `${call.api_key_id}\u0000${call.request_id}`;
+      if (seen.has(key)) return null;
+      seen.add(key);
+    }
+    rows.push(toRow(call, rows.length));
+    return rows.length - 1;
+  });
+  return { rows, rowOf };
+}
+
+/**
  * The ledger: the one owner of money movements. Usage is recorded and charged, reservations
  * are held and released, each by group commit: concurrent calls are written together, one
  * transaction per batch, with the rows they charge locked in one fixed order (payers, then
@@ -179,15 +202,7 @@ export class LedgerService
 
   private async writeUsage(calls: UsageCall[]): Promise<Outcome<string | null>[]> {
     // The same request_id twice in a batch: the first is written, the others replay it.
-    const firsts = new Map<string, number>();
-    const rows: UsageCallRow[] = [];
-    const rowOf: (number | null)[] = calls.map((call) => {
-      const key = call.request_id === null ? null : `${call.api_key_id}\u0000${call.request_id}`;
-      if (key !== null && firsts.has(key)) return null;
-      if (key !== null) firsts.set(key, rows.length);
-      rows.push({ ...call, pos: rows.length });
-      return rows.length - 1;
-    });
+    const { rows, rowOf } = firstPerRequest(calls, (call, pos): UsageCallRow => ({ ...call, pos }));
 
     const answers = await this.transaction(
       () => rows,
@@ -208,15 +223,12 @@ export class LedgerService
   }
 
   private async writeReservations(calls: ReserveCall[]): Promise<Outcome<ReserveResult>[]> {
-    const seen = new Set<string>();
-    const rows: ReserveCallRow[] = [];
-    const rowOf: (number | null)[] = calls.map((call) => {
-      const key = call.request_id === null ? null : `${call.api_key_id}\u0000${call.request_id}`;
-      if (key !== null && seen.has(key)) return null;
-      if (key !== null) seen.add(key);
-      rows.push({ ...call, pos: rows.length, id: randomUUID() });
-      return rows.length - 1;
-    });
+    // The same request_id twice in a batch: the first may reserve, the others are refused.
+    const { rows, rowOf } = firstPerRequest(calls, (call, pos): ReserveCallRow => ({
+      ...call,
+      pos,
+      id: randomUUID(),
+    }));
 
     const decisions = await this.transaction(
       () => rows,
