@@ -30,6 +30,8 @@ const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50);
 const WARMUP_SECONDS = 2;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined;
 const COMPARE_ENV = process.env.BENCH_COMPARE_ENV?.trim() || undefined;
+/** Extra `node` flags for the service only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+const SERVICE_NODE_ARGS = process.env.BENCH_SERVICE_NODE_ARGS?.trim().split(/\s+/) ?? [];
 /** Users (each with one key) the 20-payer log-usage load is spread over. */
 const USAGE_PAYERS = 20;
 /** Credit of each log-usage payer, and of the payer whose auth calls reserve. */
@@ -252,7 +254,7 @@ async function main() {
       await runToEnd('migrate', ['dist/database/migrate.cli.js'], env);
       await runToEnd('seed-demo', ['dist/demo/seed-demo.cli.js'], env);
     }
-    const service = await startChild('service', ['dist/main.js'], {
+    const service = await startChild('service', [...SERVICE_NODE_ARGS, 'dist/main.js'], {
       env,
       readyUrl: `${base}/api/health/ready`,
       // A killed service leaves its embedded Postgres running: stop that too.

@@ -127,7 +127,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
     ledger: {
       batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000),
-      batchesInFlight: read.int('LEDGER_BATCHES_IN_FLIGHT', 2, 1, 16),
+      batchesInFlight: read.int('LEDGER_BATCHES_IN_FLIGHT', 1, 1, 16),
     },
     authCache: {
       enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',

@@ -3,17 +3,22 @@ import { standingInvalidationSql } from '../auth-cache/invalidation.js';
 /**
  * Locks the rows a ledger transaction charges, in the one order every ledger transaction
  * uses: payers' credit rows, then organizations, then keys, each by id. Statements that run
- * after it see every change committed before the locks were granted.
- * $1: payer user ids, $2: organization ids, $3: API key ids (uuid[]).
+ * after it see every change committed before the locks were granted. The arguments are the
+ * placeholders of the payer user ids, organization ids and API key ids (uuid[]); the answer is
+ * a select list (three counts), for `SELECT` or plpgsql's `PERFORM`.
  */
-export const LOCK_SQL = `
-SELECT
-  (SELECT count(*) FROM (SELECT 1 FROM user_credits WHERE user_id = ANY ($1::uuid[])
+export function lockList(payers: string, organizations: string, keys: string): string {
+  return `
+  (SELECT count(*) FROM (SELECT 1 FROM user_credits WHERE user_id = ANY (${payers}::uuid[])
                          ORDER BY user_id FOR UPDATE) p) AS payers,
-  (SELECT count(*) FROM (SELECT 1 FROM organizations WHERE id = ANY ($2::uuid[])
+  (SELECT count(*) FROM (SELECT 1 FROM organizations WHERE id = ANY (${organizations}::uuid[])
                          ORDER BY id FOR UPDATE) o) AS organizations,
-  (SELECT count(*) FROM (SELECT 1 FROM api_keys WHERE id = ANY ($3::uuid[])
+  (SELECT count(*) FROM (SELECT 1 FROM api_keys WHERE id = ANY (${keys}::uuid[])
                          ORDER BY id FOR UPDATE) k) AS keys`;
+}
+
+/** {@link lockList} as a statement. $1: payer user ids, $2: organization ids, $3: API key ids. */
+export const LOCK_SQL = `SELECT ${lockList('$1', '$2', '$3')}`;
 
 /** Up to $1 expired, unsettled reservations, oldest first, with the rows they hold on. */
 export const EXPIRING_SQL = `

@@ -20,8 +20,15 @@ import { sqlState } from '../database/pg-errors.js';
 import type { CreditPlan } from '../users/user.entity.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { EXPIRE_SQL, EXPIRING_SQL, LOCK_SQL } from './ledger-locks.sql.js';
-import { RECORD_USAGE_SQL, type UsageCallRow } from './record-usage.sql.js';
-import { RESERVE_SQL, type ReserveCallRow } from './reserve.sql.js';
+import {
+  CREATE_LOCKED_STATEMENTS_SQL,
+  RECORD_USAGE,
+  RESERVE,
+  callSql,
+  type LockedStatement,
+} from './locked-statements.js';
+import type { UsageCallRow } from './record-usage.sql.js';
+import type { ReserveCallRow } from './reserve.sql.js';
 
 /** A usage call as the ledger records it; `pos` is given by its batch. */
 export type UsageCall = Omit<UsageCallRow, 'pos'>;
@@ -116,6 +123,8 @@ export class LedgerService
   private readonly usage: GroupCommit<UsageCall, string | null>;
   private readonly reservations: GroupCommit<ReserveCall, ReserveResult>;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Connections that have the locked statements' session functions. */
+  private readonly prepared = new WeakSet<pg.PoolClient>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -204,17 +213,11 @@ export class LedgerService
     // The same request_id twice in a batch: the first is written, the others replay it.
     const { rows, rowOf } = firstPerRequest(calls, (call, pos): UsageCallRow => ({ ...call, pos }));
 
-    const answers = await this.transaction(
-      () => rows,
-      async (client) => {
-        const { rows: result } = await client.query<{ pos: number; body: string | null }>({
-          name: 'ledger_record_usage',
-          text: RECORD_USAGE_SQL,
-          values: [JSON.stringify(rows), INVALIDATION_CHANNEL],
-        });
-        return new Map(result.map((row) => [row.pos, row.body]));
-      },
-    );
+    const result = await this.locked<{ pos: number; body: string | null }>(RECORD_USAGE, rows, [
+      JSON.stringify(rows),
+      INVALIDATION_CHANNEL,
+    ]);
+    const answers = new Map(result.map((row) => [row.pos, row.body]));
     return rowOf.map((pos) => {
       if (pos === null) return { value: null };
       if (!answers.has(pos)) return { error: new DomainError('model_not_found') };
@@ -230,24 +233,19 @@ export class LedgerService
       id: randomUUID(),
     }));
 
-    const decisions = await this.transaction(
-      () => rows,
-      async (client) => {
-        const { rows: result } = await client.query<{
-          pos: number;
-          refusal: ErrorCode | 'reservation_request_id_open' | null;
-          amount: string;
-          expires_at: Date | null;
-          credit_plan: CreditPlan;
-          remaining: string | null;
-        }>({
-          name: 'ledger_reserve',
-          text: RESERVE_SQL,
-          values: [JSON.stringify(rows), this.config.reservationTtlSeconds, INVALIDATION_CHANNEL],
-        });
-        return new Map(result.map((row) => [row.pos, row]));
-      },
-    );
+    const result = await this.locked<{
+      pos: number;
+      refusal: ErrorCode | 'reservation_request_id_open' | null;
+      amount: string;
+      expires_at: Date | null;
+      credit_plan: CreditPlan;
+      remaining: string | null;
+    }>(RESERVE, rows, [
+      JSON.stringify(rows),
+      this.config.reservationTtlSeconds,
+      INVALIDATION_CHANNEL,
+    ]);
+    const decisions = new Map(result.map((row) => [row.pos, row]));
     const openRequest = () =>
       new DomainError('conflict', 'An open reservation already has this request_id');
     return rowOf.map((pos) => {
@@ -290,24 +288,43 @@ export class LedgerService
   }
 
   /**
+   * One ledger statement on `charged`'s rows, as one call of its session function: the rows
+   * are locked in the ledger's order, the statement runs with a snapshot taken after the
+   * locks, and the call commits, in one round trip. Retried whole on a deadlock.
+   */
+  private locked<T>(
+    statement: LockedStatement,
+    charged: ChargedRow[],
+    values: unknown[],
+  ): Promise<T[]> {
+    const locks = lockSet(charged);
+    return this.connected(async (client) => {
+      if (!this.prepared.has(client)) {
+        await client.query(CREATE_LOCKED_STATEMENTS_SQL);
+        this.prepared.add(client);
+      }
+      const { rows } = await client.query<T & pg.QueryResultRow>({
+        name: statement.name,
+        text: callSql(statement),
+        values: [...values, locks.payers, locks.organizations, locks.keys],
+      });
+      this.forget(locks);
+      return rows;
+    });
+  }
+
+  /**
    * One ledger transaction: `find` names the rows to charge, they are locked in the ledger's
    * order, and `run` reads them fresh (a statement that starts after the locks sees every
-   * change committed before them). Retried whole on a deadlock. At commit this instance's
-   * cached standing of what was charged goes; the other instances' goes with the NOTIFY.
+   * change committed before them). Retried whole on a deadlock.
    */
-  private async transaction<R extends ChargedRow, T>(
-    find: (client: pg.PoolClient) => Promise<R[]> | R[],
+  private transaction<R extends ChargedRow, T>(
+    find: (client: pg.PoolClient) => Promise<R[]>,
     run: (client: pg.PoolClient, found: R[]) => Promise<T>,
   ): Promise<T> {
-    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
-    for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect();
-      // A connection that dies while held (Postgres stopped) errors here, not in the pool.
-      let broken: Error | undefined;
-      const onError = (error: Error) => (broken = error);
-      client.on('error', onError);
+    return this.connected(async (client, broken) => {
+      await client.query('BEGIN');
       try {
-        await client.query('BEGIN');
         const found = await find(client);
         const locks = lockSet(found);
         await client.query({
@@ -320,7 +337,29 @@ export class LedgerService
         this.forget(locks);
         return result;
       } catch (error) {
-        if (!broken) await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+        await client.query('ROLLBACK').catch(broken);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Runs `work` on a pooled connection, again on a deadlock (up to {@link ATTEMPTS} times).
+   * `work` calls `broken` when the connection must not go back to the pool.
+   */
+  private async connected<T>(
+    work: (client: pg.PoolClient, broken: (error: Error) => void) => Promise<T>,
+  ): Promise<T> {
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      // A connection that dies while held (Postgres stopped) errors here, not in the pool.
+      let broken: Error | undefined;
+      const onError = (error: Error) => (broken = error);
+      client.on('error', onError);
+      try {
+        return await work(client, onError);
+      } catch (error) {
         if (sqlState(error) === DEADLOCK && attempt < ATTEMPTS) continue;
         throw error;
       } finally {

@@ -180,12 +180,18 @@ ${Object.entries(ROLLUPS)
   .map(([name, rollup]) => `${name} AS (${rollupSql(rollup)}),`)
   .join('\n')}
 named AS (
-  -- Reservations a call names, by reservation_id or by the request_id auth opened it with;
-  -- one named twice in the batch is settled by its first call.
+  -- Reservations a call names, by reservation_id or by the request_id auth opened it with
+  -- (each probe an index lookup); one named twice in the batch is settled by its first call.
   SELECT DISTINCT ON (r.id) r.id, c.pos
-  FROM recorded c JOIN reservations r ON r.api_key_id = c.api_key_id AND r.settled_at IS NULL
-    AND (r.id = c.reservation_id
-         OR (c.reservation_id IS NULL AND c.request_id IS NOT NULL AND r.request_id = c.request_id))
+  FROM recorded c
+  CROSS JOIN LATERAL (
+    SELECT r.id FROM reservations r
+    WHERE r.id = c.reservation_id AND r.api_key_id = c.api_key_id AND r.settled_at IS NULL
+    UNION ALL
+    SELECT r.id FROM reservations r
+    WHERE c.reservation_id IS NULL AND c.request_id IS NOT NULL
+      AND r.api_key_id = c.api_key_id AND r.request_id = c.request_id AND r.settled_at IS NULL
+  ) r
   ORDER BY r.id, c.pos
 ),
 unnamed AS (
@@ -196,16 +202,21 @@ unnamed AS (
   WHERE c.reservation_id IS NULL AND NOT EXISTS (SELECT 1 FROM named WHERE named.pos = c.pos)
 ),
 oldest AS (
+  -- Per key and model, only as many of its oldest open reservations as it has such calls.
   SELECT u.pos, o.id
-  FROM unnamed u
-  JOIN (
-    SELECT r.id, r.api_key_id, r.model_id,
-      row_number() OVER (PARTITION BY r.api_key_id, r.model_id ORDER BY r.created_at, r.id) AS n
-    FROM reservations r
-    WHERE r.settled_at IS NULL AND r.request_id IS NULL
-      AND (r.api_key_id, r.model_id) IN (SELECT api_key_id, model_id FROM unnamed)
-      AND r.id NOT IN (SELECT id FROM named)
-  ) o ON o.api_key_id = u.api_key_id AND o.model_id = u.model_id AND o.n = u.n
+  FROM (SELECT api_key_id, model_id, count(*) AS m FROM unnamed GROUP BY 1, 2) g
+  CROSS JOIN LATERAL (
+    SELECT r.id, row_number() OVER (ORDER BY r.created_at, r.id) AS n
+    FROM (
+      SELECT r.id, r.created_at FROM reservations r
+      WHERE r.api_key_id = g.api_key_id AND r.model_id = g.model_id
+        AND r.settled_at IS NULL AND r.request_id IS NULL
+        AND r.id NOT IN (SELECT id FROM named)
+      ORDER BY r.created_at, r.id
+      LIMIT g.m
+    ) r
+  ) o
+  JOIN unnamed u ON u.api_key_id = g.api_key_id AND u.model_id = g.model_id AND u.n = o.n
 ),
 settled AS (
   UPDATE reservations r SET settled_at = now(), settled_cost = c.total_cost

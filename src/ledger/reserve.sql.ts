@@ -73,11 +73,14 @@ WITH RECURSIVE cand AS (
       monthSpend: 'COALESCE(kms.amount, 0)',
       reserved: 'k.reserved',
     })} AS key_room,
-    c.request_id IS NOT NULL AND EXISTS (
-      SELECT 1 FROM reservations r
-      WHERE r.api_key_id = c.api_key_id AND r.request_id = c.request_id AND r.settled_at IS NULL
-    ) AS duplicate
+    open.id IS NOT NULL AS duplicate
   FROM jsonb_to_recordset($1::jsonb) AS c(${CALL_COLUMNS})
+  -- An open reservation with the same request_id: one index probe per call.
+  LEFT JOIN LATERAL (
+    SELECT r.id FROM reservations r
+    WHERE r.api_key_id = c.api_key_id AND r.request_id = c.request_id AND r.settled_at IS NULL
+    LIMIT 1
+  ) open ON true
   JOIN models md ON md.id = c.model_id
   JOIN users u ON u.id = c.payer_user_id
   JOIN user_credits uc ON uc.user_id = u.id
