@@ -14,4 +14,9 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   fi
 fi
 
-docker-compose -f docker-compose.yml config -q
+# Without ADMIN_TOKEN the file must refuse to start the guard (no default admin token).
+if ADMIN_TOKEN= docker-compose -f docker-compose.yml config -q 2>/dev/null; then
+  echo "docker-compose.yml starts without ADMIN_TOKEN" >&2
+  exit 1
+fi
+ADMIN_TOKEN=compose-validation-token-0123456789abcdef docker-compose -f docker-compose.yml config -q

@@ -37,13 +37,24 @@ export function demoCredentialsFile(config: AppConfig): string {
   return join(config.dataDir, 'demo-credentials.json');
 }
 
-/** Writes the demo's secrets to DATA_DIR (owner-only) and shows them this once. */
+/**
+ * Writes the demo's secrets to DATA_DIR (owner-only) and shows them this once. An admin token
+ * taken from the environment (`ADMIN_TOKEN`) is neither written nor shown: only one this
+ * process created for the embedded Postgres is.
+ */
 export async function publishDemoCredentials(
   config: AppConfig,
   credentials: DemoCredentials,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
+  const fromEnvironment =
+    credentials.admin_token !== null && credentials.admin_token === env.ADMIN_TOKEN?.trim();
+  const published = fromEnvironment ? { ...credentials, admin_token: null } : credentials;
+  const adminLine = fromEnvironment
+    ? '(the ADMIN_TOKEN of the environment)'
+    : (credentials.admin_token ?? '(ADMIN_TOKEN unset: admin API disabled)');
   const file = demoCredentialsFile(config);
-  await writeFile(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(file, `${JSON.stringify(published, null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(
     [
       '',
@@ -54,7 +65,7 @@ export async function publishDemoCredentials(
       `  SecretKey:            ${credentials.secret_key}`,
       `  Swarms-Organization:  ${credentials.organization_public_id}`,
       `  model:                ${credentials.model}`,
-      `  admin token:          ${credentials.admin_token ?? '(ADMIN_TOKEN unset: admin API disabled)'}`,
+      `  admin token:          ${adminLine}`,
       '',
       '',
     ].join('\n'),

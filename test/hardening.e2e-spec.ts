@@ -9,7 +9,7 @@ import {
 } from './support/factories.js';
 import { AuthCache } from '../src/auth-cache/auth-cache.service.js';
 import { Http } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 
 /** Inputs that once slipped past validation: each must be a clear 4xx that changes nothing. */
 describe('hostile and odd inputs', () => {
@@ -46,6 +46,16 @@ describe('hostile and odd inputs', () => {
       ['GET', '/audit?from=2030', undefined],
       ['GET', `/audit?to=${encodeURIComponent('0000-01-01T00:00:00Z')}`, undefined],
       ['GET', '/audit?cursor=99999999999999999999', undefined],
+      // RFC 3339 allows a leap second (60); no instant JavaScript or Postgres holds has one.
+      ['GET', `/usage?from=${encodeURIComponent('2026-06-30T23:59:60Z')}`, undefined],
+      ['GET', `/usage/events?to=${encodeURIComponent('2026-12-31T23:59:60+00:00')}`, undefined],
+      ['GET', `/audit?from=${encodeURIComponent('2026-02-30T00:00:00Z')}`, undefined],
+      ['POST', '/api-keys', { user_id: user.id, name: 'k', expires_at: '2027-02-29T00:00:00Z' }],
+      [
+        'POST',
+        `/users/${user.id}/credits`,
+        { amount: 1, kind: 'free', expires_at: '2030-04-31T00:00:00Z' },
+      ],
       [
         'GET',
         `/users?cursor=${Buffer.from('9999-99-99 99:99:99+00|00000000-0000-0000-0000-000000000000').toString('base64url')}`,
@@ -57,10 +67,44 @@ describe('hostile and odd inputs', () => {
         undefined,
       ],
     ];
+    const before = await databaseFingerprint(testApp.db);
     for (const [method, path, body] of cases) {
       const response = await http.admin(method, path, body);
-      expect({ path, body, status: response.status }).toEqual({ path, body, status: 400 });
+      expect({ path, body, status: response.status, code: response.body?.code }).toEqual({
+        path,
+        body,
+        status: 400,
+        code: expect.any(String),
+      });
     }
+    expect(await databaseFingerprint(testApp.db)).toEqual(before);
+    // The last day of a leap February is a day.
+    const leap = await http.admin(
+      'GET',
+      `/usage?from=${encodeURIComponent('2028-02-29T00:00:00Z')}&to=${encodeURIComponent('2028-03-01T00:00:00Z')}`,
+    );
+    expect(leap.status).toBe(200);
+  });
+
+  it('refuses model names in a path that Postgres cannot store with 400', async () => {
+    for (const [method, path] of [
+      ['GET', '/models/%00/prices'],
+      ['GET', '/models/bad%00name/prices'],
+      ['PUT', '/models/%00'],
+    ]) {
+      const response = await http.admin(
+        method,
+        path,
+        method === 'PUT' ? { price_million_input: 1, price_million_output: 1 } : undefined,
+      );
+      expect({ path, status: response.status, code: response.body?.code }).toEqual({
+        path,
+        status: 400,
+        code: 'validation_failed',
+      });
+    }
+    const unknown = await http.admin('GET', '/models/no-such-model/prices');
+    expect(unknown.status).toBe(404);
   });
 
   it('refuses deeply nested JSON with 400', async () => {
@@ -97,7 +141,7 @@ describe('hostile and odd inputs', () => {
       });
       const user = await http.request('POST', '/api/admin/users', {
         raw: `{"${field}": 1}`,
-        headers: { authorization: 'Bearer test-admin-token-0123456789' },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       });
       expect({ field, status: user.status }).toEqual({ field, status: 400 });
     }

@@ -6,7 +6,7 @@ import {
   type Tenant,
 } from './support/factories.js';
 import { Http } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('metering', () => {
   let testApp: TestApp;
@@ -293,7 +293,7 @@ describe('metering', () => {
         }
 
         const csv = await http.request('GET', `/api/admin/usage?bucket=month&${query}`, {
-          headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/csv' },
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/csv' },
         });
         expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
         const parsed = byKey(parseCsv(csv.text), groupKey);
@@ -336,7 +336,7 @@ describe('metering', () => {
       );
       expect(seen).toEqual(rows.map((row: { id: string }) => row.id));
       const csv = await http.request('GET', '/api/admin/usage/events?model=report-a&limit=1000', {
-        headers: { authorization: 'Bearer test-admin-token-0123456789', accept: 'text/csv' },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/csv' },
       });
       expect(parseCsv(csv.text).map((row) => row.id)).toEqual(seen);
     });

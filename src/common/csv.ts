@@ -1,5 +1,10 @@
 import { Decimal } from './decimal.js';
 
+// A cell a spreadsheet would run as a formula (CSV injection) starts with one of these; it is
+// written with a leading apostrophe, which spreadsheets show as text. Numbers stay as they are.
+const FORMULA = /^[=+\-@\t\r]/;
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text =
@@ -8,7 +13,8 @@ function cell(value: unknown): string {
       : value instanceof Date
         ? value.toISOString()
         : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const safe = FORMULA.test(text) && !NUMBER.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** RFC 4180 CSV of `rows` under `columns`, numbers exact as in the JSON answers. */

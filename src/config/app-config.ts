@@ -87,6 +87,20 @@ class EnvReader {
   }
 }
 
+const PRODUCTION_ADMIN_TOKEN_MIN = 32;
+
+/**
+ * Tokens copied from an example instead of generated: the words examples use, or one character
+ * (or one short run) repeated.
+ */
+function isPlaceholderToken(token: string): boolean {
+  return (
+    /change-?(me|it)|placeholder|example|replace-?me|your[-_]?(admin[-_]?)?(token|secret)|^(secret|password|token|admin)[-_]?\d*$/i.test(
+      token,
+    ) || /^(.{1,4})\1+$/.test(token)
+  );
+}
+
 /**
  * Reads and validates the environment once. Every problem is reported together, by
  * variable name, so a bad deployment fails at boot with one readable message.
@@ -104,8 +118,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const adminToken = read.string('ADMIN_TOKEN');
-  if (adminToken !== undefined && adminToken.length < 16) {
-    read.problems.push('ADMIN_TOKEN must be at least 16 characters long');
+  if (adminToken !== undefined) {
+    const minimum = production ? PRODUCTION_ADMIN_TOKEN_MIN : 16;
+    if (adminToken.length < minimum) {
+      read.problems.push(
+        `ADMIN_TOKEN must be at least ${minimum} characters long${production ? ' in production' : ''}`,
+      );
+    } else if (production && isPlaceholderToken(adminToken)) {
+      read.problems.push(
+        'ADMIN_TOKEN is a placeholder from an example; set a random secret (openssl rand -hex 24)',
+      );
+    }
   }
 
   const dataDir = read.string('DATA_DIR') ?? '.data';

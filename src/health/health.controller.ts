@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { Public } from '../common/access.js';
 import { DomainError } from '../common/error-codes.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { CURRENT_PARTITION_SQL } from '../usage/usage-partitions.service.js';
 
 export class HealthResponseDto {
   /** @example "ok" */
@@ -25,7 +26,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Postgres answers and every migration is applied; 503 otherwise. */
+  /**
+   * Postgres answers, every migration is applied and the current month's usage partition
+   * exists; 503 otherwise.
+   */
   @Get('ready')
   @HttpCode(200)
   @ApiOkResponse({ type: HealthResponseDto })
@@ -38,6 +42,18 @@ export class HealthController {
       throw new DomainError('service_unavailable', 'Database unreachable');
     }
     if (pending) throw new DomainError('service_unavailable', 'Database migrations are pending');
+    let partition: { present: boolean }[];
+    try {
+      partition = await this.dataSource.query(CURRENT_PARTITION_SQL);
+    } catch {
+      throw new DomainError('service_unavailable', 'Database unreachable');
+    }
+    if (!partition[0]?.present) {
+      throw new DomainError(
+        'service_unavailable',
+        "The current month's usage partition is missing",
+      );
+    }
     return { status: 'ok' };
   }
 }

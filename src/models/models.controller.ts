@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, type PipeTransform } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { ModelPriceResponseDto } from './dto/model-price-response.dto.js';
@@ -10,6 +10,18 @@ import { ModelResponseDto } from './dto/model-response.dto.js';
 import { PutModelDto } from './dto/put-model.dto.js';
 import { ModelsService } from './models.service.js';
 
+/** A model's `unique_name` in a path: 1 to 200 characters Postgres can store, else 400. */
+class ModelNamePipe implements PipeTransform<string, string> {
+  transform(uniqueName: string): string {
+    if (uniqueName.length === 0 || uniqueName.length > 200 || !isStorableText(uniqueName)) {
+      throw new ValidationFailed([
+        { field: 'unique_name', message: 'must be 1 to 200 characters of storable text' },
+      ]);
+    }
+    return uniqueName;
+  }
+}
+
 @ApiTags('admin: models')
 @AdminOnly()
 @Controller('admin/models')
@@ -20,21 +32,18 @@ export class ModelsController {
   @Put(':unique_name')
   put(
     @Actor() actor: AdminActor,
-    @Param('unique_name') uniqueName: string,
+    @Param('unique_name', ModelNamePipe) uniqueName: string,
     @Body() dto: PutModelDto,
   ): Promise<ModelResponseDto> {
-    if (uniqueName.length > 200 || !isStorableText(uniqueName)) {
-      throw new ValidationFailed([
-        { field: 'unique_name', message: 'must be 1 to 200 characters of storable text' },
-      ]);
-    }
     return this.models.put(actor, uniqueName, dto);
   }
 
   /** Every price the model has had, newest first; usage rows keep the one they were charged. */
   @Get(':unique_name/prices')
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  prices(@Param('unique_name') uniqueName: string): Promise<ModelPriceResponseDto[]> {
+  prices(
+    @Param('unique_name', ModelNamePipe) uniqueName: string,
+  ): Promise<ModelPriceResponseDto[]> {
     return this.models.prices(uniqueName);
   }
 

@@ -6,7 +6,7 @@ import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { configureApp, fastifyOptions } from '../../src/configure-app.js';
 import { createTestDatabase } from './database.js';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef01';
 
 export interface TestApp {
   app: NestFastifyApplication;

@@ -1,4 +1,5 @@
 import { IsIn, IsOptional, IsRFC3339, IsString, Length } from 'class-validator';
+import { IsInstant } from '../../common/instant.js';
 import { PageQueryDto } from '../../common/dto/page.query.dto.js';
 
 export class ListAuditQueryDto extends PageQueryDto {
@@ -27,10 +28,12 @@ export class ListAuditQueryDto extends PageQueryDto {
   /** Changes at or after this time (ISO 8601). */
   @IsOptional()
   @IsRFC3339()
+  @IsInstant()
   from?: string;
 
   /** Changes before this time (ISO 8601). */
   @IsOptional()
   @IsRFC3339()
+  @IsInstant()
   to?: string;
 }

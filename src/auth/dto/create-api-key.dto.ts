@@ -14,6 +14,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import { IsInstant } from '../../common/instant.js';
 import type { SpendPeriod } from '../api-key.entity.js';
 
 /** The settings of a key, shared by create, import and update. */
@@ -58,6 +59,7 @@ export class ApiKeySettingsDto {
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @IsRFC3339()
+  @IsInstant()
   expires_at?: string | null;
 
   /**

@@ -11,6 +11,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { IsInstant } from '../../common/instant.js';
 
 export const GROUPS = ['model', 'api_key', 'organization', 'user'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -20,11 +21,13 @@ export class UsageFilterDto {
   /** Start of the period, inclusive (RFC 3339). Default: 30 days before `to`. */
   @IsOptional()
   @IsRFC3339()
+  @IsInstant()
   from?: string;
 
   /** End of the period, exclusive (RFC 3339). Default: now. */
   @IsOptional()
   @IsRFC3339()
+  @IsInstant()
   to?: string;
 
   /** Only this model (its unique name). */

@@ -1,4 +1,5 @@
 import { IsIn, IsRFC3339, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { IsInstant } from '../../common/instant.js';
 
 export class AddCreditDto {
   /**
@@ -25,5 +26,6 @@ export class AddCreditDto {
    */
   @IsOptional()
   @IsRFC3339()
+  @IsInstant()
   expires_at?: string;
 }
