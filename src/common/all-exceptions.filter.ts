@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sqlState } from '../database/pg-errors.js';
+import { noteErrorCode } from './request-log.js';
 import { DomainError, ERRORS, type ErrorCode, type FieldError } from './error-codes.js';
 
 interface ErrorBody {
@@ -137,6 +138,7 @@ export function sendError(
   logger: Logger,
 ): void {
   const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
+  noteErrorCode(request, body.code);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   void reply.header('x-request-id', String(request.id));
   void reply.status(body.status).type('application/json; charset=utf-8').send(body);
