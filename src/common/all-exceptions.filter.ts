@@ -119,13 +119,20 @@ export function toErrorBody(
   }
 
   if (isDependencyDown(error)) {
-    logger.warn(`Database unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    logger.warn({
+      msg: `Database unavailable: ${error instanceof Error ? error.message : String(error)}`,
+      request_id: requestId,
+    });
     return {
       body: { ...ERRORS.service_unavailable, code: 'service_unavailable', request_id: requestId },
       retryAfter: 1,
     };
   }
-  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  logger.error({
+    msg: error instanceof Error ? error.message : String(error),
+    request_id: requestId,
+    stack: error instanceof Error ? error.stack : undefined,
+  });
   return {
     body: { ...ERRORS.internal_error, code: 'internal_error', request_id: requestId },
   };
