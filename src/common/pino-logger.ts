@@ -68,6 +68,8 @@ export async function createPinoLogger(config: AppConfig): Promise<Logger> {
           '{if context}[{context}] {end}{msg}' +
           '{if method} {method} {route} {status} {latency_ms} ms{end}' +
           '{if decision} {decision}{end}{if request_id} id={request_id}{end}',
+        // A stack on lines of its own rather than as one escaped string.
+        customPrettifiers: { stack: (stack) => String(stack).replace(/\n/g, '\n      ') },
       });
   return pino(
     {
