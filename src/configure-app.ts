@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Logger, type LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
 import { AllExceptionsFilter, sendError } from './common/all-exceptions.filter.js';
 import { serializeJson } from './common/decimal.js';
 import { registerJsonParser } from './common/json-body.js';
+import { logRequest, registerRequestLog } from './common/request-log.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
-import { LOG_LEVELS, type AppConfig } from './config/app-config.js';
+import type { AppConfig } from './config/app-config.js';
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const frameworkLogger = new Logger('Http');
@@ -20,17 +21,16 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
     // Model names of up to 200 characters, percent-encoded, fit in a path parameter.
     routerOptions: { maxParamLength: 1000 },
     // Errors Fastify raises before routing (a malformed URL, say) get the contract's body too.
-    frameworkErrors: (error, request, reply) => sendError(reply, request, error, frameworkLogger),
+    frameworkErrors: (error, request, reply) => {
+      // No request hook runs for these: the line is logged once the answer is written.
+      reply.raw.once('finish', () => logRequest(request, reply));
+      sendError(reply, request, error, frameworkLogger);
+    },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   };
-}
-
-/** Nest's log levels from `LOG_LEVEL`: the level named and every more severe one. */
-export function logLevels(config: AppConfig): LogLevel[] {
-  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as LogLevel[];
 }
 
 /** Everything about the HTTP surface, in one place: main.ts and every e2e test call it. */
@@ -42,6 +42,7 @@ export function configureApp(app: NestFastifyApplication): void {
     void reply.header('x-request-id', request.id);
     done();
   });
+  registerRequestLog(fastify);
 
   app.setGlobalPrefix('api');
   app.useGlobalFilters(new AllExceptionsFilter());

@@ -5,17 +5,24 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { configureApp, fastifyOptions, logLevels } from './configure-app.js';
+import { configureApp, fastifyOptions } from './configure-app.js';
+import { createPinoLogger, PinoLoggerService } from './common/pino-logger.js';
 import { ShutdownTasks } from './common/shutdown-tasks.js';
 import { DemoSeeder } from './demo/demo-seeder.service.js';
 import { demoCredentialsFile, publishDemoCredentials, resolveDatabase } from './local-setup.js';
 
+let logger: PinoLoggerService | undefined;
+
 async function bootstrap(): Promise<void> {
-  const { config, url, embedded } = await resolveDatabase(loadConfig());
+  const loaded = loadConfig();
+  logger = new PinoLoggerService(await createPinoLogger(loaded));
+  // Lines written before the application exists (the embedded Postgres's) go through pino too.
+  Logger.overrideLogger(logger);
+  const { config, url, embedded } = await resolveDatabase(loaded);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config, url),
     new FastifyAdapter(fastifyOptions(config)),
-    { logger: logLevels(config), bodyParser: false },
+    { logger, bodyParser: false },
   );
   configureApp(app);
   if (embedded) {
@@ -37,6 +44,7 @@ bootstrap().catch((error: unknown) => {
       : error instanceof Error
         ? (error.stack ?? error.message)
         : String(error);
-  process.stderr.write(`Failed to start: ${message}\n`);
+  if (logger) logger.fatal(`Failed to start: ${message}`, 'Bootstrap');
+  else process.stderr.write(`Failed to start: ${message}\n`);
   process.exit(1);
 });

@@ -5,7 +5,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
-import type { FieldError } from '../common/error-codes.js';
+import { DomainError, type FieldError } from '../common/error-codes.js';
+import type { LoggedRequest } from '../common/request-log.js';
 import { isStorableText, validateDto } from '../common/validation.js';
 import { isUuid } from '../common/uuid.js';
 import {
@@ -28,7 +29,7 @@ import { AuthCache } from '../auth-cache/auth-cache.service.js';
 
 const MAX_MODEL_NAME = 200;
 
-export interface GuardedRequest extends FastifyRequest {
+export interface GuardedRequest extends LoggedRequest {
   principal?: GuardPrincipal;
   guardedBody?: object;
   /** Auth with `max_tokens`: what to reserve. */
@@ -58,12 +59,27 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    try {
+      request.principal = await this.resolve(context, request);
+      request.guardDecision = 'ok';
+      return true;
+    } catch (error) {
+      // The exception filter refines this to the code it answers with.
+      request.guardDecision = error instanceof DomainError ? error.code : 'error';
+      throw error;
+    }
+  }
+
+  private async resolve(
+    context: ExecutionContext,
+    request: GuardedRequest,
+  ): Promise<GuardPrincipal> {
     const mode = this.reflector.get<GuardMode>(GUARD_MODE, context.getHandler());
     const bodyType = this.reflector.get<(new () => object) | undefined>(
       GUARD_BODY,
       context.getHandler(),
     );
-    const request = context.switchToHttp().getRequest<GuardedRequest>();
 
     const apiKey = parseAuthorization(header(request, 'authorization'));
     const secretKey = header(request, 'secretkey');
@@ -120,11 +136,9 @@ export class ApiKeyGuard implements CanActivate {
             });
     }
 
-    const principal = runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) =>
+    return runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) =>
       this.rateLimiter.hit(apiKeyId, rpmLimit ?? this.config.defaultRpmLimit),
     );
-    request.principal = principal;
-    return true;
   }
 
   /**

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sqlState } from '../database/pg-errors.js';
+import { noteErrorCode } from './request-log.js';
 import { DomainError, ERRORS, type ErrorCode, type FieldError } from './error-codes.js';
 
 interface ErrorBody {
@@ -118,13 +119,20 @@ export function toErrorBody(
   }
 
   if (isDependencyDown(error)) {
-    logger.warn(`Database unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    logger.warn({
+      msg: `Database unavailable: ${error instanceof Error ? error.message : String(error)}`,
+      request_id: requestId,
+    });
     return {
       body: { ...ERRORS.service_unavailable, code: 'service_unavailable', request_id: requestId },
       retryAfter: 1,
     };
   }
-  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  logger.error({
+    msg: error instanceof Error ? error.message : String(error),
+    request_id: requestId,
+    stack: error instanceof Error ? error.stack : undefined,
+  });
   return {
     body: { ...ERRORS.internal_error, code: 'internal_error', request_id: requestId },
   };
@@ -137,6 +145,7 @@ export function sendError(
   logger: Logger,
 ): void {
   const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
+  noteErrorCode(request, body.code);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   void reply.header('x-request-id', String(request.id));
   void reply.status(body.status).type('application/json; charset=utf-8').send(body);

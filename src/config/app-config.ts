@@ -2,6 +2,8 @@ import { isAbsolute, resolve } from 'node:path';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** pino's names for the two levels Nest calls otherwise. */
+const LOG_LEVEL_ALIASES = { info: 'log', trace: 'verbose' } as const;
 
 export interface DatabaseConfig {
   /** Postgres connection string; undefined means the embedded Postgres under `dataDir`. */
@@ -101,6 +103,14 @@ function isPlaceholderToken(token: string): boolean {
   );
 }
 
+function logLevelOf(read: EnvReader): LogLevel {
+  const aliases = Object.keys(LOG_LEVEL_ALIASES) as (keyof typeof LOG_LEVEL_ALIASES)[];
+  const level = read.oneOf('LOG_LEVEL', [...LOG_LEVELS, ...aliases], 'log');
+  return level in LOG_LEVEL_ALIASES
+    ? LOG_LEVEL_ALIASES[level as keyof typeof LOG_LEVEL_ALIASES]
+    : (level as LogLevel);
+}
+
 /**
  * Reads and validates the environment once. Every problem is reported together, by
  * variable name, so a bad deployment fails at boot with one readable message.
@@ -138,7 +148,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: read.int('PORT', 3000, 0, 65535),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(process.cwd(), dataDir),
     adminToken,
-    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
+    logLevel: logLevelOf(read),
     database: {
       url,
       poolSize: read.int('DB_POOL_SIZE', 4, 1, 100),

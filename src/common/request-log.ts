@@ -1,0 +1,46 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** What handling a request leaves on it for its log line. */
+export interface LoggedRequest extends FastifyRequest {
+  /** On guard routes: `ok`, or the code of the error the call was refused with. */
+  guardDecision?: string;
+  /** The contract's error code, when the answer was an error. */
+  errorCode?: string;
+}
+
+/** Records the error code answered to `request`; a guard route's decision becomes that code. */
+export function noteErrorCode(request: FastifyRequest, code: string): void {
+  const logged = request as LoggedRequest;
+  logged.errorCode = code;
+  if (logged.guardDecision !== undefined) logged.guardDecision = code;
+}
+
+const logger = new Logger('Http');
+
+/**
+ * One info line per request once its answer is sent: id, method, route pattern (never the
+ * raw URL, whose path or query may hold ids or secrets), status, latency and, on guard routes,
+ * the decision. Headers are logged as pino censors them; bodies never.
+ */
+export function logRequest(request: LoggedRequest, reply: FastifyReply): void {
+  logger.log({
+    msg: 'request',
+    request_id: request.id,
+    method: request.method,
+    route: request.routeOptions.url ?? null,
+    status: reply.statusCode,
+    latency_ms: Math.round(reply.elapsedTime * 100) / 100,
+    ...(request.guardDecision !== undefined && { decision: request.guardDecision }),
+    ...(request.errorCode !== undefined && { code: request.errorCode }),
+    headers: request.headers,
+  });
+}
+
+/** Logs every routed request; Fastify's own errors before routing log theirs in `sendError`. */
+export function registerRequestLog(fastify: FastifyInstance): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    logRequest(request, reply);
+    done();
+  });
+}
