@@ -24,6 +24,8 @@ const logger = new Logger('Http');
  * the decision. Headers are logged as pino censors them; bodies never.
  */
 export function logRequest(request: LoggedRequest, reply: FastifyReply): void {
+  // Below info (LOG_LEVEL=warn and up) the line is not even built.
+  if (!Logger.isLevelEnabled('log')) return;
   logger.log({
     msg: 'request',
     request_id: request.id,
