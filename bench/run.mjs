@@ -262,7 +262,7 @@ async function main() {
     });
     const db = await connectDatabase(dataDir);
     try {
-      fixtures ??= await createFixtures(base, dataDir, db);
+      fixtures ??= await createFixtures(base, dataDir, db, adminToken);
       for (const scenario of scenarios) {
         const name = variant.label ? `${scenario.name} with \`${variant.label}\`` : scenario.name;
         const target = { url: base, ...scenario.traffic(fixtures) };
@@ -487,10 +487,13 @@ async function embeddedConnection(dataDir) {
  * The demo's credentials, the log-usage payers (a user with credit and one key each) and the
  * payer whose auth calls reserve, with each payer's balance before the benchmark (as text).
  */
-async function createFixtures(base, dataDir, db) {
+async function createFixtures(base, dataDir, db, adminToken) {
   const demo = JSON.parse(await readFile(join(dataDir, 'demo-credentials.json'), 'utf8'));
-  if (!demo.admin_token) throw new Error('demo-credentials.json has no admin_token');
-  const admin = adminClient(base, demo.admin_token);
+  // With a database of its own the run sets ADMIN_TOKEN (kept out of the credentials file);
+  // on the embedded one the service generated it.
+  const token = adminToken || demo.admin_token;
+  if (!token) throw new Error('demo-credentials.json has no admin_token');
+  const admin = adminClient(base, token);
   const payer = async (name, amount) => {
     const user = await admin('POST', '/api/admin/users', {});
     await admin('POST', `/api/admin/users/${user.id}/credits`, { amount });
