@@ -3,6 +3,7 @@ import { ApiKey } from '../auth/api-key.entity.js';
 import { Model } from '../models/model.entity.js';
 import { Organization } from '../organizations/organization.entity.js';
 import { User } from '../users/user.entity.js';
+import { UsageTotals } from './usage-totals.js';
 
 /**
  * Usage per hour, payer, organization, key and model, kept in step with every insert,
@@ -22,7 +23,7 @@ import { User } from '../users/user.entity.js';
   where: 'organization_id IS NOT NULL',
 })
 @Index('usage_hourly_hour_idx', ['hour'])
-export class UsageHourly {
+export class UsageHourly extends UsageTotals {
   @PrimaryColumn({ type: 'timestamptz' })
   hour: Date;
 
@@ -45,16 +46,4 @@ export class UsageHourly {
   @Column({ name: 'user_id', type: 'uuid' })
   @ForeignKey(() => User, { name: 'usage_hourly_user_id_fkey' })
   userId: string;
-
-  @Column({ type: 'bigint' })
-  requests: string;
-
-  @Column({ name: 'input_tokens', type: 'bigint' })
-  inputTokens: string;
-
-  @Column({ name: 'output_tokens', type: 'bigint' })
-  outputTokens: string;
-
-  @Column({ type: 'numeric' })
-  cost: string;
 }
