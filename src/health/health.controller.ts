@@ -36,18 +36,15 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
   async ready(): Promise<HealthResponseDto> {
     let pending: boolean;
+    let partition: { present: boolean }[];
     try {
       pending = await this.dataSource.showMigrations();
+      // Before the migrations, usage_events may not exist: only asked once they are applied.
+      partition = pending ? [] : await this.dataSource.query(CURRENT_PARTITION_SQL);
     } catch {
       throw new DomainError('service_unavailable', 'Database unreachable');
     }
     if (pending) throw new DomainError('service_unavailable', 'Database migrations are pending');
-    let partition: { present: boolean }[];
-    try {
-      partition = await this.dataSource.query(CURRENT_PARTITION_SQL);
-    } catch {
-      throw new DomainError('service_unavailable', 'Database unreachable');
-    }
     if (!partition[0]?.present) {
       throw new DomainError(
         'service_unavailable',
