@@ -12,6 +12,7 @@ import { DurabilityCheck } from './database/durability-check.js';
 import { typeOrmOptions } from './database/typeorm-options.js';
 import { DemoModule } from './demo/demo.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { OrganizationsModule } from './organizations/organizations.module.js';
 import { ReportsModule } from './reports/reports.module.js';
@@ -27,6 +28,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        MetricsModule,
         TypeOrmModule.forRoot(typeOrmOptions(config.database, databaseUrl)),
         AuthCacheModule,
         AuditModule,

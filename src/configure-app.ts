@@ -9,6 +9,7 @@ import { registerJsonParser } from './common/json-body.js';
 import { logRequest, registerRequestLog } from './common/request-log.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
 import type { AppConfig } from './config/app-config.js';
+import { Metrics } from './metrics/metrics.service.js';
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const frameworkLogger = new Logger('Http');
@@ -42,7 +43,7 @@ export function configureApp(app: NestFastifyApplication): void {
     void reply.header('x-request-id', request.id);
     done();
   });
-  registerRequestLog(fastify);
+  registerRequestLog(fastify, app.get(Metrics));
 
   app.setGlobalPrefix('api');
   app.useGlobalFilters(new AllExceptionsFilter());

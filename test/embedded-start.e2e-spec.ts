@@ -28,6 +28,7 @@ describe('start without DATABASE_URL', () => {
       DATA_DIR: dataDir,
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      METRICS_PORT: '0',
     };
     for (const name of ['DATABASE_URL', 'ADMIN_TOKEN', 'NODE_OPTIONS', 'NODE_ENV'])
       delete env[name];

@@ -15,7 +15,7 @@ describe('service surface', () => {
     expect((await http.request('GET', '/api/health/live')).body).toEqual({ status: 'ok' });
     const ready = await http.request('GET', '/api/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ok' });
+    expect(ready.body).toEqual({ status: 'ok', cache: 'listening' });
   });
 
   it('is not ready while a migration is pending', async () => {

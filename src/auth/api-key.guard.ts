@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
-import { DomainError, type FieldError } from '../common/error-codes.js';
+import { DomainError, ERRORS, type FieldError } from '../common/error-codes.js';
 import type { LoggedRequest } from '../common/request-log.js';
 import { isStorableText, validateDto } from '../common/validation.js';
 import { isUuid } from '../common/uuid.js';
@@ -15,6 +15,7 @@ import {
   type GuardLookupRow,
   type GuardRequest,
 } from './guard-checks.js';
+import { FailedAuthThrottle } from './failed-auth-throttle.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import {
   GUARD_BODY,
@@ -26,6 +27,7 @@ import {
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
 import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
+import { Metrics } from '../metrics/metrics.service.js';
 
 const MAX_MODEL_NAME = 200;
 
@@ -55,6 +57,8 @@ export class ApiKeyGuard implements CanActivate {
     private readonly rateLimiter: SlidingWindowRateLimiter,
     private readonly lookup: GuardLookupService,
     private readonly cache: AuthCache,
+    private readonly throttle: FailedAuthThrottle,
+    private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -107,38 +111,59 @@ export class ApiKeyGuard implements CanActivate {
       guardRequest.reserves = reservation.value !== null;
     }
 
-    let row: GuardLookupRow | null = null;
-    if (secretKey) {
-      const secretHash = hashSecret(secretKey);
-      // A malformed key is refused without asking Postgres; only the SecretKey decides
-      // which 401 answers, and a cached answer serves for that even while Postgres is down.
-      const cachedClient =
-        apiKey !== undefined && !apiKeyHash ? this.lookup.peekServiceClient(secretHash) : undefined;
-      row =
-        cachedClient !== undefined
-          ? { ...EMPTY_ROW, service_client_id: cachedClient }
-          : await this.lookup.lookup({
-              secretHash,
-              apiKeyHash,
-              organizationPublicId:
-                guardRequest.organization && isUuid(guardRequest.organization)
-                  ? guardRequest.organization
-                  : null,
-              // A name no model can have is simply not found: no lookup, nothing cached.
-              model:
-                guardRequest.model &&
-                guardRequest.model.length <= MAX_MODEL_NAME &&
-                isStorableText(guardRequest.model)
-                  ? guardRequest.model
-                  : null,
-              // A reservation checks the standing itself, on the locked rows.
-              standing: mode === 'auth' && !request.reservation,
-            });
+    const secretHash = secretKey ? hashSecret(secretKey) : null;
+    // The calling service, when its secret is cached: failures count against it too.
+    const knownService = secretHash ? this.lookup.peekServiceClient(secretHash) : undefined;
+    // A key known to be good is never held up by others' failures from the same source.
+    if (!(apiKeyHash && this.lookup.peekUsableKey(apiKeyHash))) {
+      const wait = this.throttle.refusal(this.throttle.sources(request.ip, knownService));
+      if (wait !== null) {
+        throw new DomainError('auth_throttled', undefined, { retryAfterSeconds: wait });
+      }
     }
 
-    return runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) =>
-      this.rateLimiter.hit(apiKeyId, rpmLimit ?? this.config.defaultRpmLimit),
-    );
+    let row: GuardLookupRow | null = null;
+    try {
+      if (secretHash) {
+        // A malformed key is refused without asking Postgres; only the SecretKey decides
+        // which 401 answers, and a cached answer serves for that even while Postgres is down.
+        row =
+          apiKey !== undefined && !apiKeyHash && knownService !== undefined
+            ? { ...EMPTY_ROW, service_client_id: knownService }
+            : await this.lookup.lookup({
+                secretHash,
+                apiKeyHash,
+                organizationPublicId:
+                  guardRequest.organization && isUuid(guardRequest.organization)
+                    ? guardRequest.organization
+                    : null,
+                // A name no model can have is simply not found: no lookup, nothing cached.
+                model:
+                  guardRequest.model &&
+                  guardRequest.model.length <= MAX_MODEL_NAME &&
+                  isStorableText(guardRequest.model)
+                    ? guardRequest.model
+                    : null,
+                // A reservation checks the standing itself, on the locked rows.
+                standing: mode === 'auth' && !request.reservation,
+              });
+      }
+      return runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) => {
+        const decision = this.rateLimiter.hit(apiKeyId, rpmLimit ?? this.config.defaultRpmLimit);
+        this.metrics.limiter.inc({
+          limiter: 'requests_per_minute',
+          outcome: decision.allowed ? 'allowed' : 'refused',
+        });
+        return decision;
+      });
+    } catch (error) {
+      if (error instanceof DomainError && ERRORS[error.code].status === 401) {
+        this.throttle.fail(
+          this.throttle.sources(request.ip, row?.service_client_id ?? knownService),
+        );
+      }
+      throw error;
+    }
   }
 
   /**

@@ -219,8 +219,10 @@ export class ApiKeysService {
         targetId: id,
         after,
       });
-      // The key's hash may sit in the cache as unknown (someone tried it before it existed).
-      await change.invalidate(...(legacy ? (['key', 'legacy'] as const) : (['key'] as const)));
+      // The key's hash may sit in the cache as unknown (someone tried it before it existed):
+      // that one entry goes, every other key stays cached.
+      const entry = `key:${hashSecret(key).toString('hex')}` as const;
+      await change.invalidate(...(legacy ? ([entry, 'legacy'] as const) : ([entry] as const)));
       return { ...after, key };
     });
   }

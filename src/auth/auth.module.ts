@@ -4,6 +4,7 @@ import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { AuthController } from './auth.controller.js';
+import { FailedAuthThrottle } from './failed-auth-throttle.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
 import { SlidingWindowRateLimiter } from './rate-limiter.js';
@@ -13,6 +14,7 @@ import { SlidingWindowRateLimiter } from './rate-limiter.js';
   controllers: [AuthController, ApiKeysController],
   providers: [
     ApiKeyGuard,
+    FailedAuthThrottle,
     GuardLookupService,
     LastUsedRecorder,
     SlidingWindowRateLimiter,
@@ -20,6 +22,7 @@ import { SlidingWindowRateLimiter } from './rate-limiter.js';
   ],
   exports: [
     ApiKeyGuard,
+    FailedAuthThrottle,
     GuardLookupService,
     LastUsedRecorder,
     SlidingWindowRateLimiter,

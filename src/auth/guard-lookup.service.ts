@@ -128,6 +128,12 @@ export class GuardLookupService {
     return this.cache.peek<string | null>('secret', secretHash.toString('hex'));
   }
 
+  /** Whether a key hash is cached as a key that is neither revoked nor expired. */
+  peekUsableKey(apiKeyHash: Buffer): boolean {
+    const key = this.cache.peek<CachedKey | null>('key', apiKeyHash.toString('hex'));
+    return !!key && !key.revoked && !key.expired;
+  }
+
   async lookupInPostgres(params: GuardLookupParams): Promise<GuardLookupRow> {
     const rows = await preparedQuery<GuardLookupRow>(this.dataSource, 'guard_lookup', LOOKUP_SQL, [
       params.secretHash,

@@ -17,33 +17,53 @@ export interface RateDecision {
 /**
  * Requests per minute per key, as a sliding window: the count of the current minute plus
  * the previous minute's count weighted by how much of it still overlaps the last 60 s.
- * Kept in this process's memory.
+ * Kept in this process's memory. Also counts failed authentications per source.
  */
 @Injectable()
 export class SlidingWindowRateLimiter {
   private readonly windows = new Map<string, Window>();
   private lastSweep = 0;
 
+  /** Counts a request against `limit` per minute, unless that would exceed it. */
   hit(key: string, limit: number, now = Date.now()): RateDecision {
-    this.sweep(now);
-    const windowStart = now - (now % WINDOW_MS);
-    let window = this.windows.get(key);
-    if (!window) {
-      window = { start: windowStart, current: 0, previous: 0 };
-      this.windows.set(key, window);
-    } else if (window.start !== windowStart) {
-      window.previous = window.start === windowStart - WINDOW_MS ? window.current : 0;
-      window.current = 0;
-      window.start = windowStart;
-    }
+    const decision = this.check(key, limit, now);
+    if (decision.allowed) this.record(key, now);
+    return decision;
+  }
 
-    const overlap = 1 - (now - windowStart) / WINDOW_MS;
+  /** Whether one more event is within `limit` per minute, counting nothing. */
+  check(key: string, limit: number, now = Date.now()): RateDecision {
+    this.sweep(now);
+    const window = this.windows.get(key);
+    if (!window) return { allowed: limit >= 1, retryAfterSeconds: limit >= 1 ? 0 : 60 };
+    this.roll(window, now);
+    const overlap = 1 - (now - window.start) / WINDOW_MS;
     const estimate = window.previous * overlap + window.current;
     if (estimate + 1 > limit) {
       return { allowed: false, retryAfterSeconds: this.retryAfter(window, limit, now) };
     }
-    window.current += 1;
     return { allowed: true, retryAfterSeconds: 0 };
+  }
+
+  /** Counts one event, whatever the limit. */
+  record(key: string, now = Date.now()): void {
+    let window = this.windows.get(key);
+    if (!window) {
+      window = { start: now - (now % WINDOW_MS), current: 0, previous: 0 };
+      this.windows.set(key, window);
+    } else {
+      this.roll(window, now);
+    }
+    window.current += 1;
+  }
+
+  /** Moves a window on to the minute of `now`. */
+  private roll(window: Window, now: number): void {
+    const windowStart = now - (now % WINDOW_MS);
+    if (window.start === windowStart) return;
+    window.previous = window.start === windowStart - WINDOW_MS ? window.current : 0;
+    window.current = 0;
+    window.start = windowStart;
   }
 
   private retryAfter(window: Window, limit: number, now: number): number {

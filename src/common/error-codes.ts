@@ -21,6 +21,10 @@ export const ERRORS = {
   model_not_found: { status: 404, message: 'Model not found' },
   model_not_allowed: { status: 403, message: 'Model not allowed for this API key' },
   rate_limited: { status: 429, message: 'Too Many Requests. Please try again later.' },
+  auth_throttled: {
+    status: 429,
+    message: 'Too many failed authentication attempts. Please try again later.',
+  },
   insufficient_credits: { status: 402, message: 'Insufficient credits' },
   billing_limit_exceeded: { status: 403, message: 'You have exceeded your billing limit' },
   api_key_limit_exceeded: { status: 402, message: 'API key spend limit exceeded' },

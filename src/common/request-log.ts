@@ -1,5 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics/metrics.service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where the request log line's numbers are counted too. */
+    guardMetrics?: Metrics;
+  }
+}
 
 /** What handling a request leaves on it for its log line. */
 export interface LoggedRequest extends FastifyRequest {
@@ -21,16 +29,31 @@ const logger = new Logger('Http');
 /**
  * One info line per request once its answer is sent: id, method, route pattern (never the
  * raw URL, whose path or query may hold ids or secrets), status, latency and, on guard routes,
- * the decision. Headers are logged as pino censors them; bodies never.
+ * the decision. Headers are logged as pino censors them; bodies never. The same numbers go to
+ * the request metrics, by route pattern (`unmatched` when no route matched).
  */
 export function logRequest(request: LoggedRequest, reply: FastifyReply): void {
+  const route = request.routeOptions.url ?? null;
+  const metrics = request.server.guardMetrics;
+  if (metrics) {
+    const labels = {
+      method: request.method,
+      route: route ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    if (request.guardDecision !== undefined) {
+      metrics.guardDecisions.inc({ route: labels.route, decision: request.guardDecision });
+    }
+  }
   // Below info (LOG_LEVEL=warn and up) the line is not even built.
   if (!Logger.isLevelEnabled('log')) return;
   logger.log({
     msg: 'request',
     request_id: request.id,
     method: request.method,
-    route: request.routeOptions.url ?? null,
+    route,
     status: reply.statusCode,
     latency_ms: Math.round(reply.elapsedTime * 100) / 100,
     ...(request.guardDecision !== undefined && { decision: request.guardDecision }),
@@ -39,8 +62,12 @@ export function logRequest(request: LoggedRequest, reply: FastifyReply): void {
   });
 }
 
-/** Logs every routed request; Fastify's own errors before routing log theirs in `sendError`. */
-export function registerRequestLog(fastify: FastifyInstance): void {
+/**
+ * Logs and counts every routed request; Fastify's own errors before routing log theirs in
+ * `sendError`.
+ */
+export function registerRequestLog(fastify: FastifyInstance, metrics: Metrics): void {
+  fastify.decorate('guardMetrics', metrics);
   fastify.addHook('onResponse', (request, reply, done) => {
     logRequest(request, reply);
     done();

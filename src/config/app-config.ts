@@ -36,9 +36,17 @@ export interface AppConfig {
     enabled: boolean;
     /** Longest an entry is trusted without an invalidation, as a safety net. */
     ttlMs: number;
-    /** Entries per kind (keys, secrets, organizations…) before that kind is emptied. */
+    /** Known values kept per kind (keys, secrets, organizations…), least recently used out. */
     maxEntries: number;
+    /** Unknown values (a secret or key that matches nothing) kept per kind, apart. */
+    negativeMaxEntries: number;
+    /** How often the invalidation channel proves it still hears; deaf after three missed. */
+    heartbeatMs: number;
   };
+  /** Failed authentications per minute a calling service or client address may make. */
+  authFailureLimit: number;
+  /** Port of the Prometheus `/metrics` listener; 0 picks a free one, null is off. */
+  metricsPort: number | null;
   /** Largest JSON request body accepted, in bytes. */
   bodyLimitBytes: number;
   /**
@@ -166,7 +174,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       enabled: read.oneOf('AUTH_CACHE', ['on', 'off'] as const, 'on') === 'on',
       ttlMs: read.int('AUTH_CACHE_TTL_MS', 60_000, 100, 3_600_000),
       maxEntries: read.int('AUTH_CACHE_MAX_ENTRIES', 100_000, 100, 10_000_000),
+      negativeMaxEntries: read.int('AUTH_CACHE_NEGATIVE_MAX_ENTRIES', 10_000, 10, 1_000_000),
+      heartbeatMs: read.int('AUTH_CACHE_HEARTBEAT_MS', 3000, 100, 60_000),
     },
+    authFailureLimit: read.int('AUTH_FAILURE_LIMIT', 120, 1, 10_000_000),
+    metricsPort:
+      read.string('METRICS_PORT') === 'off' ? null : read.int('METRICS_PORT', 9464, 0, 65535),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),

@@ -1,7 +1,13 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiProperty,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AuthCache, type CacheState } from '../auth-cache/auth-cache.service.js';
 import { Public } from '../common/access.js';
 import { DomainError } from '../common/error-codes.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
@@ -12,11 +18,24 @@ export class HealthResponseDto {
   status: string;
 }
 
+export class ReadinessResponseDto extends HealthResponseDto {
+  /**
+   * The guard cache: `listening` (hearing invalidations, entries used), `not_listening` (its
+   * channel is down or missed its heartbeats: every lookup reads Postgres, still correct but
+   * slower), `off` (`AUTH_CACHE=off`). Ready in all three.
+   */
+  @ApiProperty({ enum: ['listening', 'not_listening', 'off'], example: 'listening' })
+  cache: CacheState;
+}
+
 @ApiTags('health')
 @Public()
 @Controller('health')
 export class HealthController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cache: AuthCache,
+  ) {}
 
   /** The process is up. */
   @Get('live')
@@ -32,9 +51,9 @@ export class HealthController {
    */
   @Get('ready')
   @HttpCode(200)
-  @ApiOkResponse({ type: HealthResponseDto })
+  @ApiOkResponse({ type: ReadinessResponseDto })
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
-  async ready(): Promise<HealthResponseDto> {
+  async ready(): Promise<ReadinessResponseDto> {
     let pending: boolean;
     let partition: { present: boolean }[];
     try {
@@ -51,6 +70,6 @@ export class HealthController {
         "The current month's usage partition is missing",
       );
     }
-    return { status: 'ok' };
+    return { status: 'ok', cache: this.cache.state };
   }
 }

@@ -17,6 +17,7 @@ import { DomainError, type ErrorCode } from '../common/error-codes.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.constants.js';
 import { sqlState } from '../database/pg-errors.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import type { CreditPlan } from '../users/user.entity.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { EXPIRE_SQL, EXPIRING_SQL, LOCK_SQL } from './ledger-locks.sql.js';
@@ -130,15 +131,16 @@ export class LedgerService
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cache: AuthCache,
+    private readonly metrics: Metrics,
   ) {
     const { batchMax, batchesInFlight } = config.ledger;
     this.usage = new GroupCommit(
-      (calls) => this.isolated(calls, (c) => this.writeUsage(c)),
+      (calls) => this.measured('usage', calls, (c) => this.writeUsage(c)),
       batchMax,
       batchesInFlight,
     );
     this.reservations = new GroupCommit(
-      (calls) => this.isolated(calls, (c) => this.writeReservations(c)),
+      (calls) => this.measured('reserve', calls, (c) => this.writeReservations(c)),
       batchMax,
       batchesInFlight,
     );
@@ -271,6 +273,24 @@ export class LedgerService
    * Writes a batch; when it fails for one call's data, writes each call alone, so that call
    * fails alone and the others still commit.
    */
+  /** {@link isolated}, with the batch's size and commit latency in the metrics. */
+  private async measured<I, O>(
+    operation: 'usage' | 'reserve',
+    items: I[],
+    write: (items: I[]) => Promise<Outcome<O>[]>,
+  ): Promise<Outcome<O>[]> {
+    this.metrics.ledgerBatchSize.observe({ operation }, items.length);
+    const end = this.metrics.ledgerCommitDuration.startTimer({ operation });
+    try {
+      const outcomes = await this.isolated(items, write);
+      end({ result: 'committed' });
+      return outcomes;
+    } catch (error) {
+      end({ result: 'failed' });
+      throw error;
+    }
+  }
+
   private async isolated<I, O>(
     items: I[],
     write: (items: I[]) => Promise<Outcome<O>[]>,

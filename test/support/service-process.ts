@@ -19,7 +19,12 @@ export interface ServiceProcess {
 
 /** Starts `node dist/main.js` with `env` over this process's environment, on `port`. */
 export function spawnService(port: number, env: Record<string, string>): ServiceProcess {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', ...env };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    ...env,
+  };
   childEnv.PORT = String(port);
   // Jest's ESM flag is not the service's business.
   delete childEnv.NODE_OPTIONS;

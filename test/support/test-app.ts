@@ -4,6 +4,7 @@ import pg from 'pg';
 import { AppModule } from '../../src/app.module.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { configureApp, fastifyOptions } from '../../src/configure-app.js';
+import { MetricsServer } from '../../src/metrics/metrics.server.js';
 import { createTestDatabase } from './database.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef01';
@@ -16,6 +17,8 @@ export interface TestApp {
   db: pg.Pool;
   databaseUrl: string;
   config: AppConfig;
+  /** Where its Prometheus metrics are served (null when `METRICS_PORT=off`). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -30,7 +33,8 @@ export async function startTestApp(
   const database = options.databaseUrl
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createTestDatabase();
-  const config = loadConfig({ ADMIN_TOKEN, ...env });
+  // A metrics port of its own per app, so apps run side by side.
+  const config = loadConfig({ ADMIN_TOKEN, METRICS_PORT: '0', ...env });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.register(config, database.url)],
   }).compile();
@@ -41,12 +45,14 @@ export async function startTestApp(
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const db = new pg.Pool({ connectionString: database.url, max: 4 });
+  const metricsPort = app.get(MetricsServer).port;
   return {
     app,
     baseUrl: await app.getUrl().then((url) => url.replace('[::1]', '127.0.0.1')),
     db,
     databaseUrl: database.url,
     config,
+    metricsUrl: metricsPort === null ? null : `http://127.0.0.1:${metricsPort}/metrics`,
     close: async () => {
       await db.end();
       await app.close();

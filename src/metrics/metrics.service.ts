@@ -1,0 +1,105 @@
+import { Injectable } from '@nestjs/common';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
+
+/** Latency buckets in seconds, from a cached auth (sub-millisecond) to a timed-out statement. */
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+export type CacheOutcome = 'hit' | 'miss' | 'negative_hit' | 'bypass';
+export type LimiterOutcome = 'allowed' | 'refused';
+
+/**
+ * Every Prometheus metric the service exports, on a registry of its own (one per application,
+ * so tests can run several in a process). Names follow Prometheus conventions: base units
+ * (`_seconds`), `_total` for counters. Served by {@link MetricsServer}, never on the API port.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = this.counter({
+    name: 'guard_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'],
+  });
+  readonly httpDuration = this.histogram({
+    name: 'guard_http_request_duration_seconds',
+    help: 'Time from receiving a request to its answer being sent, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: LATENCY_BUCKETS,
+  });
+  readonly guardDecisions = this.counter({
+    name: 'guard_decisions_total',
+    help: 'Guard answers by route and decision: ok, or the error code the call was refused with',
+    labelNames: ['route', 'decision'],
+  });
+  readonly ledgerBatchSize = this.histogram({
+    name: 'guard_ledger_batch_size',
+    help: 'Calls written per ledger transaction, by operation (usage, reserve)',
+    labelNames: ['operation'],
+    buckets: BATCH_SIZE_BUCKETS,
+  });
+  readonly ledgerCommitDuration = this.histogram({
+    name: 'guard_ledger_commit_duration_seconds',
+    help: 'Time to write and commit one ledger batch, by operation and result (committed, failed)',
+    labelNames: ['operation', 'result'],
+    buckets: LATENCY_BUCKETS,
+  });
+  readonly cacheLookups = this.counter({
+    name: 'guard_auth_cache_lookups_total',
+    help: 'Guard cache lookups by kind and outcome (hit, miss, negative_hit, bypass while untrusted)',
+    labelNames: ['kind', 'outcome'],
+  });
+  readonly cacheEvictions = this.counter({
+    name: 'guard_auth_cache_evictions_total',
+    help: 'Entries evicted as least recently used, by kind and store (known, unknown)',
+    labelNames: ['kind', 'store'],
+  });
+  readonly limiter = this.counter({
+    name: 'guard_limiter_decisions_total',
+    help: 'Limiter outcomes by limiter (requests_per_minute, failed_auth) and outcome',
+    labelNames: ['limiter', 'outcome'],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A gauge whose value is read when scraped. */
+  gauge(
+    config: Omit<GaugeConfiguration<string>, 'registers' | 'collect'>,
+    read: (set: (value: number, labels?: Record<string, string>) => void) => void,
+  ): void {
+    const gauge: Gauge<string> = new Gauge({
+      ...config,
+      registers: [this.registry],
+      collect() {
+        gauge.reset();
+        read((value, labels) => (labels ? gauge.set(labels, value) : gauge.set(value)));
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>) {
+    return new Counter<L>({ ...config, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>) {
+    return new Histogram<L>({ ...config, registers: [this.registry] });
+  }
+}
