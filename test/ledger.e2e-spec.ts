@@ -242,6 +242,57 @@ describe(LedgerService.name, () => {
     expect(rows[0].n).toBe(40);
   });
 
+  it('releases each expired reservation once when instances sweep at the same time', async () => {
+    const other = await startTestApp({}, { databaseUrl: testApp.databaseUrl });
+    try {
+      const tenant = await createTenant(http, { credit: 10 });
+      for (let i = 0; i < 30; i++) {
+        const reserved = await http.post(
+          AUTH,
+          { model: 'cent-per-token', max_tokens: 1 },
+          guardHeaders(tenant),
+        );
+        expect(reserved.status).toBe(200);
+      }
+      const reservedOf = async () =>
+        (
+          await testApp.db.query(
+            `SELECT trim_scale(c.reserved)::text AS payer, trim_scale(k.reserved)::text AS key
+             FROM user_credits c, api_keys k WHERE c.user_id = $1 AND k.id = $2`,
+            [tenant.userId, tenant.apiKeyId],
+          )
+        ).rows[0];
+      expect(await reservedOf()).toEqual({ payer: '0.3', key: '0.3' });
+      await testApp.db.query(
+        `UPDATE reservations SET expires_at = now() - interval '1 second' WHERE api_key_id = $1`,
+        [tenant.apiKeyId],
+      );
+
+      const released = await Promise.all([
+        testApp.app.get(LedgerService).expire(),
+        other.app.get(LedgerService).expire(),
+        other.app.get(LedgerService).expire(),
+        testApp.app.get(LedgerService).expire(),
+      ]);
+      // The sweeps' timers may have taken some too; what matters is that each went once.
+      expect(released.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(30);
+      const deadline = Date.now() + 15_000;
+      while ((await reservedOf()).payer !== '0' && Date.now() < deadline) {
+        await testApp.app.get(LedgerService).expire();
+      }
+      expect(await reservedOf()).toEqual({ payer: '0', key: '0' });
+      const { rows } = await testApp.db.query(
+        `SELECT count(*)::int AS total,
+                count(*) FILTER (WHERE settled_cost = 0 AND settled_at IS NOT NULL)::int AS released
+         FROM reservations WHERE api_key_id = $1`,
+        [tenant.apiKeyId],
+      );
+      expect(rows[0]).toEqual({ total: 30, released: 30 });
+    } finally {
+      await other.close();
+    }
+  });
+
   describe('reserve-and-settle races never grant more than the limit', () => {
     let second: TestApp;
     beforeAll(async () => {

@@ -20,22 +20,30 @@ export function lockList(payers: string, organizations: string, keys: string): s
 /** {@link lockList} as a statement. $1: payer user ids, $2: organization ids, $3: API key ids. */
 export const LOCK_SQL = `SELECT ${lockList('$1', '$2', '$3')}`;
 
-/** Up to $1 expired, unsettled reservations, oldest first, with the rows they hold on. */
+/**
+ * Up to $1 expired, unsettled reservations, oldest first, with the rows they hold on; none
+ * when another transaction (another instance's sweep) holds the sweep's advisory lock, so
+ * sweeps never queue behind each other on the same rows.
+ */
 export const EXPIRING_SQL = `
 SELECT id, payer_user_id, organization_id, api_key_id
 FROM reservations
 WHERE settled_at IS NULL AND expires_at <= now()
+  AND pg_try_advisory_xact_lock(hashtext('guard.reservation_sweep'))
 ORDER BY expires_at
 LIMIT $1`;
 
 /**
  * Releases the reservations $1 (uuid[]) that are still unsettled: each settles at no cost and
  * gives back what it held on its payer, key and organization. $2: the invalidation channel.
+ * Runs after the ledger's locks on those rows; a reservation row another transaction still
+ * holds is skipped (`SKIP LOCKED`) and left to the next sweep, never waited for.
  */
 export const EXPIRE_SQL = `
 WITH expired AS (
   UPDATE reservations SET settled_at = now(), settled_cost = 0
-  WHERE id = ANY ($1::uuid[]) AND settled_at IS NULL
+  WHERE id IN (SELECT id FROM reservations WHERE id = ANY ($1::uuid[]) AND settled_at IS NULL
+               FOR UPDATE SKIP LOCKED)
   RETURNING api_key_id, payer_user_id, organization_id, amount
 ), payers AS (
   UPDATE user_credits c SET reserved = c.reserved - e.amount
