@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig } from './config/app-config.js';
 import { runMigrations } from './database/migrations.js';
@@ -54,6 +54,8 @@ export async function publishDemoCredentials(
     ? '(the ADMIN_TOKEN of the environment)'
     : (credentials.admin_token ?? '(ADMIN_TOKEN unset: admin API disabled)');
   const file = demoCredentialsFile(config);
+  // Against DATABASE_URL in a fresh checkout, DATA_DIR may not exist yet.
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await writeFile(file, `${JSON.stringify(published, null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(
     [

@@ -133,10 +133,12 @@ describe('safe by default in production', () => {
   });
 
   it('seed:demo never prints or stores an admin token it did not create', async () => {
+    // A DATA_DIR that does not exist yet, as in a fresh checkout run against DATABASE_URL.
+    const seedDir = join(dataDir, 'not-yet', 'data');
     const { code, output } = await runToEnd('dist/demo/seed-demo.cli.js', {
       DATABASE_URL: database.url,
       ADMIN_TOKEN: goodToken,
-      DATA_DIR: dataDir,
+      DATA_DIR: seedDir,
     });
     expect({ code, output }).toEqual({
       code: 0,
@@ -144,7 +146,7 @@ describe('safe by default in production', () => {
     });
     expect(output).not.toContain(goodToken);
     expect(output).toContain('(the ADMIN_TOKEN of the environment)');
-    const stored = await readFile(join(dataDir, 'demo-credentials.json'), 'utf8');
+    const stored = await readFile(join(seedDir, 'demo-credentials.json'), 'utf8');
     expect(stored).not.toContain(goodToken);
     expect(JSON.parse(stored)).toMatchObject({ admin_token: null, api_key: expect.any(String) });
   });
