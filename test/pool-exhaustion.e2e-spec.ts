@@ -164,21 +164,17 @@ describe('with every pooled connection busy', () => {
       expect(during.filter((attempt) => attempt.status === 503).length).toBeGreaterThanOrEqual(
         CLIENTS,
       );
-      // A 503 came once the wait was over: not before it (it waited), not long after.
-      for (const attempt of unavailable) {
-        const ms = attempt.ended - attempt.started;
-        expect({ ms, waited: ms >= POOL_WAIT_MS - 50, late: ms > POOL_WAIT_MS + SLACK_MS }).toEqual(
-          {
-            ms,
-            waited: true,
-            late: false,
-          },
-        );
-      }
+      // A 503 came once the wait was over: not before it (it waited), not long after. A call
+      // that passed the guard first waits in group commit behind a batch that is itself
+      // waiting for a connection, then its own batch waits: up to twice the wait.
+      const late = unavailable
+        .map((attempt) => attempt.ended - attempt.started)
+        .filter((ms) => ms < POOL_WAIT_MS - 50 || ms > 2 * POOL_WAIT_MS + SLACK_MS);
+      expect(late).toEqual([]);
       const slowest = Math.max(...load.attempts.map((attempt) => attempt.ended - attempt.started));
       expect(slowest).toBeLessThan(LOCK_MS + POOL_WAIT_MS + SLACK_MS);
 
-      // Auth and readiness, which each need a connection, alike.
+      // Auth and readiness, each waiting for a connection of its own: 503 within the wait.
       expect(burst.filter((answer) => answer.status !== 503).map((a) => a.status)).toEqual([]);
       for (const answer of [...burst, ready]) {
         expect({ contract: isContract503(answer), retryAfter: answer.retryAfter }).toEqual({
