@@ -14,4 +14,10 @@ describe(loadConfig.name, () => {
       new ConfigError(['DB_POOL_WAIT_MS must be an integer between 10 and 120000 (got "0")']),
     );
   });
+
+  it('gives a shutdown 8 s unless SHUTDOWN_GRACE_MS says otherwise', () => {
+    expect(loadConfig({}).shutdownGraceMs).toBe(8000);
+    expect(loadConfig({ SHUTDOWN_GRACE_MS: '30000' }).shutdownGraceMs).toBe(30_000);
+    expect(() => loadConfig({ SHUTDOWN_GRACE_MS: '-1' })).toThrow(ConfigError);
+  });
 });

@@ -53,6 +53,11 @@ export interface AppConfig {
    */
   messageStorage: 'full' | 'truncate' | 'none';
   messagesMaxBytes: number;
+  /**
+   * On SIGTERM, how long in-flight requests and the shutdown itself may take before the
+   * process exits anyway.
+   */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +182,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
+    shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -28,7 +28,7 @@ export class HealthController {
 
   /**
    * Postgres answers, every migration is applied and the current month's usage partition
-   * exists; 503 otherwise.
+   * exists; 503 otherwise, and from the moment the service starts shutting down.
    */
   @Get('ready')
   @HttpCode(200)
