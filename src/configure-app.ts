@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
 import { AllExceptionsFilter, sendError } from './common/all-exceptions.filter.js';
 import { serializeJson } from './common/decimal.js';
+import { registerDraining } from './common/draining.js';
 import { registerJsonParser } from './common/json-body.js';
 import { logRequest, registerRequestLog } from './common/request-log.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
@@ -48,7 +49,7 @@ export function configureApp(app: NestFastifyApplication): void {
   app.setGlobalPrefix('api');
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(new DtoValidationPipe());
-  app.enableShutdownHooks();
+  registerDraining(app);
 
   const document = SwaggerModule.createDocument(app, openApiConfig());
   SwaggerModule.setup('docs', app, document, {

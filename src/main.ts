@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { configureApp, fastifyOptions } from './configure-app.js';
+import { shutdownOnSignals } from './common/draining.js';
 import { createPinoLogger, PinoLoggerService } from './common/pino-logger.js';
 import { ShutdownTasks } from './common/shutdown-tasks.js';
 import { DemoSeeder } from './demo/demo-seeder.service.js';
@@ -25,6 +26,7 @@ async function bootstrap(): Promise<void> {
     { logger, bodyParser: false },
   );
   configureApp(app);
+  shutdownOnSignals(app, config.shutdownGraceMs);
   if (embedded) {
     app.get(ShutdownTasks).add(() => embedded.stop());
     if (!existsSync(demoCredentialsFile(config))) {

@@ -10,6 +10,11 @@ export interface DatabaseConfig {
   url: string | undefined;
   poolSize: number;
   connectTimeoutMs: number;
+  /**
+   * Longest a query waits to get a connection from the pool (a busy one to free up, or a new
+   * one to open); past it the request answers 503.
+   */
+  poolWaitMs: number;
   statementTimeoutMs: number;
   idleTimeoutMs: number;
 }
@@ -56,6 +61,11 @@ export interface AppConfig {
    */
   messageStorage: 'full' | 'truncate' | 'none';
   messagesMaxBytes: number;
+  /**
+   * On SIGTERM, how long in-flight requests and the shutdown itself may take before the
+   * process exits anyway.
+   */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +160,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const dataDir = read.string('DATA_DIR') ?? '.data';
+  const connectTimeoutMs = read.int('DB_CONNECT_TIMEOUT_MS', 5000, 100, 120_000);
   const config: AppConfig = {
     production,
     host: read.string('HOST') ?? '0.0.0.0',
@@ -160,7 +171,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     database: {
       url,
       poolSize: read.int('DB_POOL_SIZE', 4, 1, 100),
-      connectTimeoutMs: read.int('DB_CONNECT_TIMEOUT_MS', 5000, 100, 120_000),
+      connectTimeoutMs,
+      poolWaitMs: read.int('DB_POOL_WAIT_MS', connectTimeoutMs, 10, 120_000),
       statementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 600_000),
       idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     },
@@ -183,6 +195,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
+    shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -95,7 +95,10 @@ export function typeOrmOptions(database: DatabaseConfig, url: string): DataSourc
       // request answers 409 rather than hold a connection while the first one is stuck.
       options: '-c lock_timeout=5000',
       idleTimeoutMillis: database.idleTimeoutMs,
-      connectionTimeoutMillis: database.connectTimeoutMs,
+      // pg-pool's one bound on getting a connection: a busy pool's wait for a free one, and the
+      // opening of a new one. Past it the pool rejects ("timeout exceeded when trying to
+      // connect"), which answers 503 rather than leaving the request queued.
+      connectionTimeoutMillis: database.poolWaitMs,
       statement_timeout: database.statementTimeoutMs,
     },
   };

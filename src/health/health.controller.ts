@@ -47,7 +47,7 @@ export class HealthController {
 
   /**
    * Postgres answers, every migration is applied and the current month's usage partition
-   * exists; 503 otherwise.
+   * exists; 503 otherwise, and from the moment the service starts shutting down.
    */
   @Get('ready')
   @HttpCode(200)
@@ -61,7 +61,9 @@ export class HealthController {
       // Before the migrations, usage_events may not exist: only asked once they are applied.
       partition = pending ? [] : await this.dataSource.query(CURRENT_PARTITION_SQL);
     } catch {
-      throw new DomainError('service_unavailable', 'Database unreachable');
+      throw new DomainError('service_unavailable', 'Database unreachable', {
+        retryAfterSeconds: 1,
+      });
     }
     if (pending) throw new DomainError('service_unavailable', 'Database migrations are pending');
     if (!partition[0]?.present) {

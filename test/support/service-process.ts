@@ -9,12 +9,22 @@ export interface ServiceProcess {
   /** What it has written to stdout and stderr so far. */
   output(): string;
   running(): boolean;
+  /** Resolves when the process exits: its exit code or signal, at `performance.now()`. */
+  readonly exited: Promise<ServiceExit>;
   /** Resolves once GET /api/health/ready answers 200; the milliseconds it took. */
   ready(timeoutMs?: number): Promise<number>;
+  /** Sends the signal, without waiting. */
+  signal(signal: NodeJS.Signals): void;
   /** Sends the signal and resolves once the process has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** SIGTERM if still running, SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+}
+
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
 }
 
 /** Starts `node dist/main.js` with `env` over this process's environment, on `port`. */
@@ -35,7 +45,9 @@ export function spawnService(port: number, env: Record<string, string>): Service
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<ServiceExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+  );
   const running = () => child.exitCode === null && child.signalCode === null;
   const baseUrl = `http://127.0.0.1:${port}`;
 
@@ -45,6 +57,8 @@ export function spawnService(port: number, env: Record<string, string>): Service
     pid: child.pid ?? -1,
     output: () => output,
     running,
+    exited,
+    signal: (signal) => void child.kill(signal),
     async ready(timeoutMs = 60_000) {
       const started = Date.now();
       while (Date.now() - started < timeoutMs) {

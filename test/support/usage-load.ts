@@ -22,6 +22,8 @@ export interface UsageCall {
 /** One HTTP attempt; times are `performance.now()`. */
 export interface Attempt {
   requestId: string;
+  /** The instance it was sent to. */
+  baseUrl: string;
   started: number;
   ended: number;
   /** Null when no HTTP answer came (connection refused or reset, timeout). */
@@ -30,6 +32,9 @@ export interface Attempt {
   text: string;
   /** The answer carried `Idempotent-Replayed: true`. */
   replayed: boolean;
+  /** The answer's `Retry-After` and `Connection` headers (null when absent). */
+  retryAfter: string | null;
+  connection: string | null;
 }
 
 /** The 201 a call ended with. */
@@ -50,6 +55,11 @@ export interface UsageLoadOptions {
   deadlineMs: number;
   /** An attempt without an answer by then counts as a hang. */
   requestTimeoutMs?: number;
+  /**
+   * Other instances, as a load balancer would have them: after an attempt that is retried, a
+   * client sends its next attempts to the next instance of [baseUrl, ...failover].
+   */
+  failover?: string[];
 }
 
 /** Statuses a client retries with the same request_id and body. */
@@ -70,6 +80,9 @@ export class UsageLoad {
   readonly acknowledged = new Map<string, Acknowledgement>();
   /** Calls answered with a status that is not retried and is not 201. */
   readonly refused = new Map<string, Attempt>();
+  private readonly upstreams: string[];
+  /** Per client, the index in `upstreams` of the instance it sends to. */
+  private readonly upstream: number[] = [];
   private started = 0;
   private finished = false;
   private stopped = false;
@@ -80,6 +93,7 @@ export class UsageLoad {
     lanes: UsageLane[],
     private readonly options: UsageLoadOptions,
   ) {
+    this.upstreams = [baseUrl, ...(options.failover ?? [])];
     const prefix = randomUUID().slice(0, 8);
     this.calls = Array.from({ length: options.calls }, (_, i) => ({
       requestId: `fault-${prefix}-${i}`,
@@ -99,7 +113,7 @@ export class UsageLoad {
     this.running = Promise.all(
       Array.from({ length: clients }, async (_, client) => {
         for (let i = client; i < this.calls.length && !this.stopped; i += clients)
-          await this.send(this.calls[i]);
+          await this.send(this.calls[i], client);
       }),
     ).then(() => {
       this.finished = true;
@@ -114,13 +128,13 @@ export class UsageLoad {
   }
 
   /** Sends the given calls once more, one attempt each, and answers those attempts in order. */
-  async resend(calls: UsageCall[]): Promise<Attempt[]> {
+  async resend(calls: UsageCall[], baseUrl = this.baseUrl): Promise<Attempt[]> {
     const answers: Attempt[] = new Array(calls.length);
     const { clients } = this.options;
     await Promise.all(
       Array.from({ length: clients }, async (_, client) => {
         for (let i = client; i < calls.length; i += clients)
-          answers[i] = await this.attempt(calls[i]);
+          answers[i] = await this.attempt(calls[i], baseUrl);
       }),
     );
     return answers;
@@ -158,10 +172,10 @@ export class UsageLoad {
     );
   }
 
-  private async send(call: UsageCall): Promise<void> {
+  private async send(call: UsageCall, client: number): Promise<void> {
     const deadline = this.started + this.options.deadlineMs;
     for (let attempt = 1; performance.now() < deadline && !this.stopped; attempt++) {
-      const result = await this.attempt(call);
+      const result = await this.attempt(call, this.upstreams[this.upstream[client] ?? 0]);
       this.attempts.push(result);
       if (result.status === 201) {
         const body = JSON.parse(result.text) as { id: string };
@@ -179,14 +193,16 @@ export class UsageLoad {
         this.refused.set(call.requestId, result);
         return;
       }
+      if (result.status !== 409)
+        this.upstream[client] = ((this.upstream[client] ?? 0) + 1) % this.upstreams.length;
       await sleep(Math.min(20 * 2 ** (attempt - 1), 200) + Math.random() * 20);
     }
   }
 
-  private async attempt(call: UsageCall): Promise<Attempt> {
+  private async attempt(call: UsageCall, baseUrl: string): Promise<Attempt> {
     const started = performance.now();
     try {
-      const response = await fetch(`${this.baseUrl}${LOG_USAGE}`, {
+      const response = await fetch(`${baseUrl}${LOG_USAGE}`, {
         method: 'POST',
         headers: { ...call.lane.headers, 'content-type': 'application/json' },
         body: JSON.stringify(call.body),
@@ -195,22 +211,28 @@ export class UsageLoad {
       const text = await response.text();
       return {
         requestId: call.requestId,
+        baseUrl,
         started,
         ended: performance.now(),
         status: response.status,
         text,
         replayed: response.headers.get('idempotent-replayed') === 'true',
+        retryAfter: response.headers.get('retry-after'),
+        connection: response.headers.get('connection'),
       };
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause;
       return {
         requestId: call.requestId,
+        baseUrl,
         started,
         ended: performance.now(),
         status: null,
         error: cause?.code ?? (error as Error).name,
         text: '',
         replayed: false,
+        retryAfter: null,
+        connection: null,
       };
     }
   }
