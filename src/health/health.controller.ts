@@ -1,14 +1,15 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/access.js';
 import { DomainError } from '../common/error-codes.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiErrorResponses } from '../common/openapi.js';
 import { CURRENT_PARTITION_SQL } from '../usage/usage-partitions.service.js';
 
 export class HealthResponseDto {
   /** @example "ok" */
+  @ApiProperty({ enum: ['ok'], example: 'ok' })
   status: string;
 }
 
@@ -33,7 +34,11 @@ export class HealthController {
   @Get('ready')
   @HttpCode(200)
   @ApiOkResponse({ type: HealthResponseDto })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
+  @ApiErrorResponses({
+    503:
+      '`service_unavailable`: the database is unreachable, a migration is pending, or the ' +
+      "current month's usage partition is missing (`message` says which).",
+  })
   async ready(): Promise<HealthResponseDto> {
     let pending: boolean;
     let partition: { present: boolean }[];
