@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
 import { AllExceptionsFilter, sendError } from './common/all-exceptions.filter.js';
 import { serializeJson } from './common/decimal.js';
@@ -11,6 +11,7 @@ import { logRequest, registerRequestLog } from './common/request-log.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
 import type { AppConfig } from './config/app-config.js';
 import { Metrics } from './metrics/metrics.service.js';
+import { createOpenApiDocument } from './openapi/openapi-document.js';
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const frameworkLogger = new Logger('Http');
@@ -51,50 +52,9 @@ export function configureApp(app: NestFastifyApplication): void {
   app.useGlobalPipes(new DtoValidationPipe());
   registerDraining(app);
 
-  const document = SwaggerModule.createDocument(app, openApiConfig());
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs/openapi.json',
     yamlDocumentUrl: 'docs/openapi.yaml',
   });
-}
-
-function openApiConfig() {
-  return new DocumentBuilder()
-    .setTitle('Swarms Guard')
-    .setVersion('1.0')
-    .setDescription(
-      [
-        'API-key guard and usage metering for an LLM API platform.',
-        '',
-        'Model servers call `POST /api/guard/auth` before each completion and `POST /api/guard/log-usage` after it, ' +
-          "with `SecretKey` (the calling service), `Authorization` (the end user's `sk-…` key, or `Bearer sk-…`) and " +
-          'optionally `Swarms-Organization` (the public_id of the organization to bill; its owner pays).',
-        '',
-        'Every error is JSON: `{"status", "message", "code", "request_id"}`, plus `errors` (per field) on ' +
-          '`validation_failed`. Every response carries `X-Request-Id`. Money is USD, exact, per million tokens for prices.',
-        '',
-        'Admin routes take `Authorization: Bearer <ADMIN_TOKEN>`; without `ADMIN_TOKEN` they answer 503 `admin_disabled`. ' +
-          'Unknown body fields are refused with 400; unknown ids answer 404.',
-      ].join('\n'),
-    )
-    .addApiKey(
-      {
-        type: 'apiKey',
-        in: 'header',
-        name: 'SecretKey',
-        description: "The calling service's secret",
-      },
-      'SecretKey',
-    )
-    .addApiKey(
-      {
-        type: 'apiKey',
-        in: 'header',
-        name: 'Authorization',
-        description: "The end user's API key: `sk-…` or `Bearer sk-…`",
-      },
-      'ApiKey',
-    )
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
-    .build();
 }

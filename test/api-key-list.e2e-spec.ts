@@ -179,7 +179,7 @@ describe('API key list', () => {
     expect(parameters.limit).toMatchObject({
       in: 'query',
       required: false,
-      schema: { type: 'number', minimum: 1, maximum: 500 },
+      schema: { type: 'integer', minimum: 1, maximum: 500 },
     });
     expect(parameters.cursor).toMatchObject({ in: 'query', required: false });
     expect(parameters.user_id).toMatchObject({ in: 'query', required: false });

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiNoContentResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiAdminResponses } from '../common/openapi.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { ApiKeysService } from './api-keys.service.js';
 import {
@@ -22,13 +22,13 @@ const keyId = new UuidParamPipe('API key');
 
 @ApiTags('admin: api keys')
 @AdminOnly()
-@ApiNotFoundResponse({ description: 'Unknown key or user', type: ErrorResponseDto })
 @Controller('admin/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   /** Issues a key for a user. The answer holds the key: the only time it is shown. */
   @Post()
+  @ApiAdminResponses({ body: 'json', notFound: 'no such user' })
   create(
     @Actor() actor: AdminActor,
     @Body() dto: CreateApiKeyDto,
@@ -41,6 +41,11 @@ export class ApiKeysController {
    * flagged legacy; while any legacy key exists, keys failing the checksum are looked up.
    */
   @Post('import')
+  @ApiAdminResponses({
+    body: 'json',
+    notFound: 'no such user',
+    conflict: 'this key is already registered',
+  })
   import(
     @Actor() actor: AdminActor,
     @Body() dto: ImportApiKeyDto,
@@ -50,17 +55,23 @@ export class ApiKeysController {
 
   /** Keys that are not deleted, oldest first, without secrets; page with `next_cursor`. */
   @Get()
+  @ApiAdminResponses({ query: true })
   list(@Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
     return this.apiKeys.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({
+    summary: 'One key, with `spent_dollar` and `spent_this_month`; never its secret.',
+  })
+  @ApiAdminResponses({ path: 'uuid', notFound: 'no such key, or it was deleted' })
   get(@Param('id', keyId) id: string): Promise<ApiKeyResponseDto> {
     return this.apiKeys.get(id);
   }
 
   /** Changes name, spend cap and its period, allow-list, expiry, rate limit or metadata. */
   @Patch(':id')
+  @ApiAdminResponses({ body: 'json', path: 'uuid', notFound: 'no such key, or it was deleted' })
   update(
     @Actor() actor: AdminActor,
     @Param('id', keyId) id: string,
@@ -75,6 +86,7 @@ export class ApiKeysController {
    */
   @Post(':id/rotate')
   @HttpCode(200)
+  @ApiAdminResponses({ body: 'json', path: 'uuid', notFound: 'no such key, or it was deleted' })
   rotate(
     @Actor() actor: AdminActor,
     @Param('id', keyId) id: string,
@@ -86,7 +98,8 @@ export class ApiKeysController {
   /** Deletes and revokes a key, effective on the next request on every instance. */
   @Delete(':id')
   @HttpCode(204)
-  @ApiNoContentResponse()
+  @ApiNoContentResponse({ description: 'Deleted and revoked.' })
+  @ApiAdminResponses({ body: 'ignored', path: 'uuid', notFound: 'no such key, or it was deleted' })
   async delete(@Actor() actor: AdminActor, @Param('id', keyId) id: string): Promise<void> {
     await this.apiKeys.delete(actor, id);
   }

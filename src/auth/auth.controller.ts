@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiGuardResponses } from '../common/openapi.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { ApiKeyAuth, Principal, ReservationFields } from './api-key-auth.decorator.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
@@ -19,6 +19,7 @@ export class AuthController {
 
   @Post('auth')
   @HttpCode(200)
+  @ApiGuardResponses('auth')
   @ApiKeyAuth('auth', AuthRequestDto, SEED_AUTH_BODY)
   @ApiOperation({
     summary: 'May this API key run this model, and who pays?',
@@ -27,16 +28,9 @@ export class AuthController {
       'With `max_tokens`, the largest cost the call can have is reserved against the payer, the organization budget and ' +
       'the key cap, and refused when any of them cannot cover it.',
   })
-  @ApiOkResponse({ type: AuthResponseDto })
-  @ApiResponse({
-    status: 402,
-    description: 'Out of credit, or the key is over its spend cap',
-    type: ErrorResponseDto,
-  })
-  @ApiResponse({
-    status: 429,
-    description: 'Rate limited; see Retry-After',
-    type: ErrorResponseDto,
+  @ApiOkResponse({
+    type: AuthResponseDto,
+    description: 'Every check passed: the call may run, and `credit` says where the payer stands.',
   })
   async authenticate(
     @Principal() principal: GuardPrincipal,

@@ -1,20 +1,16 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
-import {
-  ApiOkResponse,
-  ApiProperty,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuthCache, type CacheState } from '../auth-cache/auth-cache.service.js';
 import { Public } from '../common/access.js';
 import { DomainError } from '../common/error-codes.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiErrorResponses } from '../common/openapi.js';
 import { CURRENT_PARTITION_SQL } from '../usage/usage-partitions.service.js';
 
 export class HealthResponseDto {
   /** @example "ok" */
+  @ApiProperty({ enum: ['ok'], example: 'ok' })
   status: string;
 }
 
@@ -52,7 +48,12 @@ export class HealthController {
   @Get('ready')
   @HttpCode(200)
   @ApiOkResponse({ type: ReadinessResponseDto })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
+  @ApiErrorResponses({
+    503:
+      '`service_unavailable`: the database is unreachable, a migration is pending, the ' +
+      "current month's usage partition is missing, or the service is shutting down " +
+      '(`message` says which).',
+  })
   async ready(): Promise<ReadinessResponseDto> {
     let pending: boolean;
     let partition: { present: boolean }[];

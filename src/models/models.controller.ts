@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Put, type PipeTransform } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiAdminResponses } from '../common/openapi.js';
 import { ModelPriceResponseDto } from './dto/model-price-response.dto.js';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
@@ -30,6 +30,7 @@ export class ModelsController {
 
   /** Creates a model or updates its prices (USD per million tokens). */
   @Put(':unique_name')
+  @ApiAdminResponses({ body: 'json', path: 'name' })
   put(
     @Actor() actor: AdminActor,
     @Param('unique_name', ModelNamePipe) uniqueName: string,
@@ -40,7 +41,7 @@ export class ModelsController {
 
   /** Every price the model has had, newest first; usage rows keep the one they were charged. */
   @Get(':unique_name/prices')
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiAdminResponses({ path: 'name', notFound: 'no such model' })
   prices(
     @Param('unique_name', ModelNamePipe) uniqueName: string,
   ): Promise<ModelPriceResponseDto[]> {
@@ -49,6 +50,7 @@ export class ModelsController {
 
   /** Every model with its prices, by name. */
   @Get()
+  @ApiAdminResponses()
   list(): Promise<ModelResponseDto[]> {
     return this.models.list();
   }

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiNoContentResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiTags } from '@nestjs/swagger';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { PageQueryDto } from '../common/dto/page.query.dto.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiAdminResponses } from '../common/openapi.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { AddMemberDto } from './dto/add-member.dto.js';
 import { CreateOrganizationDto } from './dto/create-organization.dto.js';
@@ -24,16 +24,13 @@ const memberId = new UuidParamPipe('Member');
 
 @ApiTags('admin: organizations')
 @AdminOnly()
-@ApiNotFoundResponse({
-  description: 'Unknown organization, user or member',
-  type: ErrorResponseDto,
-})
 @Controller('admin/organizations')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
 
   /** Creates an organization; its owner pays for usage billed to it. */
   @Post()
+  @ApiAdminResponses({ body: 'json', notFound: 'no such owner user' })
   create(
     @Actor() actor: AdminActor,
     @Body() dto: CreateOrganizationDto,
@@ -43,18 +40,21 @@ export class OrganizationsController {
 
   /** Organizations, oldest first; page with `next_cursor`. */
   @Get()
+  @ApiAdminResponses({ query: true })
   list(@Query() query: PageQueryDto): Promise<OrganizationPageDto> {
     return this.organizations.list(query);
   }
 
   /** An organization, by its id or its public_id. */
   @Get(':id')
+  @ApiAdminResponses({ path: 'uuid', notFound: 'no organization with this id or public_id' })
   get(@Param('id', organizationId) id: string): Promise<OrganizationResponseDto> {
     return this.organizations.get(id);
   }
 
   /** Renames, or sets which member roles may spend through the guard. */
   @Patch(':id')
+  @ApiAdminResponses({ body: 'json', path: 'uuid', notFound: 'no such organization' })
   update(
     @Actor() actor: AdminActor,
     @Param('id', organizationId) id: string,
@@ -66,6 +66,7 @@ export class OrganizationsController {
   /** Makes another user the owner and payer; the previous owner stays on as a manager. */
   @Post(':id/transfer')
   @HttpCode(200)
+  @ApiAdminResponses({ body: 'json', path: 'uuid', notFound: 'no such organization or user' })
   transfer(
     @Actor() actor: AdminActor,
     @Param('id', organizationId) id: string,
@@ -76,12 +77,19 @@ export class OrganizationsController {
 
   /** Active members and their roles (the owner is not listed: ownership implies everything). */
   @Get(':id/members')
+  @ApiAdminResponses({ path: 'uuid', notFound: 'no such organization' })
   listMembers(@Param('id', organizationId) id: string): Promise<MemberResponseDto[]> {
     return this.organizations.listMembers(id);
   }
 
   /** Adds a member who may then bill usage to the organization. */
   @Post(':id/members')
+  @ApiAdminResponses({
+    body: 'json',
+    path: 'uuid',
+    notFound: 'no such organization or user',
+    conflict: 'the user owns the organization, or is already a member',
+  })
   addMember(
     @Actor() actor: AdminActor,
     @Param('id', organizationId) id: string,
@@ -92,6 +100,11 @@ export class OrganizationsController {
 
   /** Changes a member's role. */
   @Patch(':id/members/:userId')
+  @ApiAdminResponses({
+    body: 'json',
+    path: 'uuid',
+    notFound: 'no such organization, or the user is not a member',
+  })
   updateMember(
     @Actor() actor: AdminActor,
     @Param('id', organizationId) id: string,
@@ -104,7 +117,12 @@ export class OrganizationsController {
   /** Removes a member; their next guard call through the organization is refused. */
   @Delete(':id/members/:userId')
   @HttpCode(204)
-  @ApiNoContentResponse()
+  @ApiNoContentResponse({ description: 'Removed.' })
+  @ApiAdminResponses({
+    body: 'ignored',
+    path: 'uuid',
+    notFound: 'no such organization, or the user is not a member',
+  })
   async removeMember(
     @Actor() actor: AdminActor,
     @Param('id', organizationId) id: string,

@@ -1,11 +1,14 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AdminOnly } from '../common/access.js';
 import { toCsv } from '../common/csv.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiAdminResponses, ApiJsonOrCsvResponse } from '../common/openapi.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
+import { UsageEventPageDto } from './dto/usage-event-response.dto.js';
+import { UsageReportResponseDto } from './dto/usage-report-response.dto.js';
 import { UsageEventsQueryDto, UsageReportQueryDto } from './dto/usage-report.query.dto.js';
+import { UserSpendResponseDto } from './dto/user-spend-response.dto.js';
 import { ReportsService } from './reports.service.js';
 
 const wantsCsv = (accept: string | undefined) => /\btext\/csv\b/i.test(accept ?? '');
@@ -22,7 +25,12 @@ export class ReportsController {
    * hour buckets whole hours, 31 days at most. `Accept: text/csv` answers CSV.
    */
   @Get('usage')
-  @ApiProduces('application/json', 'text/csv')
+  @ApiAdminResponses({ query: true })
+  @ApiJsonOrCsvResponse(UsageReportResponseDto, {
+    example:
+      'start,model,requests,input_tokens,output_tokens,cost\r\n' +
+      '2026-11-30T00:00:00Z,cogvlm-chat-17b,1,100,80,0.00009\r\n',
+  })
   async usage(
     @Query() query: UsageReportQueryDto,
     @Headers('accept') accept: string | undefined,
@@ -48,7 +56,22 @@ export class ReportsController {
 
   /** Usage events, oldest first, keyset-paginated; `Accept: text/csv` answers CSV. */
   @Get('usage/events')
-  @ApiProduces('application/json', 'text/csv')
+  @ApiAdminResponses({ query: true })
+  @ApiJsonOrCsvResponse(UsageEventPageDto, {
+    example:
+      'id,created_at,api_key_id,user_id,payer_user_id,organization_id,service_client_id,model,' +
+      'input_tokens,output_tokens,price_million_input,price_million_output,input_cost,' +
+      'output_cost,total_cost,client_total_cost,request_id,messages_bytes\r\n' +
+      'bc98556a-359c-4d29-94af-ebea25b1a0f5,2026-12-02T01:54:54.172Z,' +
+      'c91ec053-02a5-45f6-8420-476330880a93,8725d8f3-5b24-4533-817a-9bf8c7f6a5ab,' +
+      '8725d8f3-5b24-4533-817a-9bf8c7f6a5ab,,ff8c76bc-2f9e-43bd-ba2a-144c989f876b,' +
+      'cogvlm-chat-17b,100,80,0.5,0.5,0.00005,0.00004,0.00009,0.8,,32\r\n',
+    headers: {
+      'X-Next-Cursor': {
+        description: 'CSV only: the `next_cursor` of the page, when there is a next page.',
+      },
+    },
+  })
   async events(
     @Query() query: UsageEventsQueryDto,
     @Headers('accept') accept: string | undefined,
@@ -64,7 +87,8 @@ export class ReportsController {
 
   /** A user's spend this calendar month (UTC), remaining credit, and limits. */
   @Get('users/:id/spend')
-  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  @ApiAdminResponses({ path: 'uuid', notFound: 'no such user' })
+  @ApiOkResponse({ type: UserSpendResponseDto })
   spend(@Param('id', new UuidParamPipe('User')) id: string): Promise<object> {
     return this.reports.spend(id);
   }

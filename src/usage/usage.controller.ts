@@ -1,12 +1,12 @@
 import { Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyAuth, GuardedBody, Principal } from '../auth/api-key-auth.decorator.js';
 import type { GuardPrincipal } from '../auth/guard-principal.js';
 import { LastUsedRecorder } from '../auth/last-used.recorder.js';
 import { SEED_USAGE_BODY } from '../auth/seed-examples.js';
 import { ValidationFailed } from '../common/error-codes.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiGuardResponses } from '../common/openapi.js';
 import { RecordUsageDto } from './dto/record-usage.dto.js';
 import { UsageResponseDto } from './dto/usage-response.dto.js';
 import { UsageService } from './usage.service.js';
@@ -21,6 +21,7 @@ export class UsageController {
 
   @Post('log-usage')
   @HttpCode(201)
+  @ApiGuardResponses('usage')
   @ApiKeyAuth('usage', RecordUsageDto, SEED_USAGE_BODY)
   @ApiOperation({
     summary: 'Record what a completion used, and charge the payer',
@@ -32,13 +33,24 @@ export class UsageController {
       'the same id with another body is 422. A duplicate sent while the first is in flight waits ' +
       'for it (up to 5 s, then 409 `idempotency_in_flight`).',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same as `request_id`.' })
-  @ApiCreatedResponse({ type: UsageResponseDto })
-  @ApiResponse({ status: 409, description: 'Same request still in flight', type: ErrorResponseDto })
-  @ApiResponse({
-    status: 422,
-    description: 'request_id reused with another body',
-    type: ErrorResponseDto,
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Same as `request_id` (when both are sent, they must be equal).',
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  })
+  @ApiCreatedResponse({
+    type: UsageResponseDto,
+    description:
+      'Recorded and charged, committed in Postgres; or, for a `request_id` seen before with the ' +
+      'same body, the first answer again.',
+    headers: {
+      'Idempotent-Replayed': {
+        description: '`true` when this is the stored answer of an earlier call; absent otherwise.',
+        required: false,
+        schema: { type: 'string', enum: ['true'] },
+      },
+    },
   })
   async logUsage(
     @Principal() principal: GuardPrincipal,

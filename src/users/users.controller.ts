@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { Actor, type AdminActor } from '../audit/admin-actor.js';
 import { AdminOnly } from '../common/access.js';
 import { PageQueryDto } from '../common/dto/page.query.dto.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiAdminResponses } from '../common/openapi.js';
 import { UuidParamPipe } from '../common/uuid-param.pipe.js';
 import { AddCreditDto } from './dto/add-credit.dto.js';
 import { CreateUserDto } from './dto/create-user.dto.js';
@@ -15,31 +15,39 @@ const userId = new UuidParamPipe('User');
 
 @ApiTags('admin: users')
 @AdminOnly()
-@ApiNotFoundResponse({ description: 'Unknown user', type: ErrorResponseDto })
 @Controller('admin/users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   /** Creates a user with an empty balance. */
   @Post()
+  @ApiAdminResponses({ body: 'json', conflict: 'a user with this email already exists' })
   create(@Actor() actor: AdminActor, @Body() dto: CreateUserDto): Promise<UserResponseDto> {
     return this.users.create(actor, dto);
   }
 
   /** Users, oldest first; page with `next_cursor`. */
   @Get()
+  @ApiAdminResponses({ query: true })
   list(@Query() query: PageQueryDto): Promise<UserPageDto> {
     return this.users.list(query);
   }
 
   /** A user with their credit. */
   @Get(':id')
+  @ApiAdminResponses({ path: 'uuid', notFound: 'no such user' })
   get(@Param('id', userId) id: string): Promise<UserResponseDto> {
     return this.users.get(id);
   }
 
   /** Changes email, plan or monthly limit. */
   @Patch(':id')
+  @ApiAdminResponses({
+    body: 'json',
+    path: 'uuid',
+    notFound: 'no such user',
+    conflict: 'another user has this email',
+  })
   update(
     @Actor() actor: AdminActor,
     @Param('id', userId) id: string,
@@ -50,6 +58,7 @@ export class UsersController {
 
   /** Adds paid or free credit. */
   @Post(':id/credits')
+  @ApiAdminResponses({ body: 'json', path: 'uuid', notFound: 'no such user' })
   async addCredit(
     @Actor() actor: AdminActor,
     @Param('id', userId) id: string,

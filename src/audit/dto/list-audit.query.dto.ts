@@ -1,5 +1,6 @@
 import { IsIn, IsOptional, IsRFC3339, IsString, Length } from 'class-validator';
 import { IsInstant } from '../../common/instant.js';
+import { ApiDateTime } from '../../common/openapi.js';
 import { PageQueryDto } from '../../common/dto/page.query.dto.js';
 
 export class ListAuditQueryDto extends PageQueryDto {
@@ -26,12 +27,14 @@ export class ListAuditQueryDto extends PageQueryDto {
   actor?: string;
 
   /** Changes at or after this time (ISO 8601). */
+  @ApiDateTime()
   @IsOptional()
   @IsRFC3339()
   @IsInstant()
   from?: string;
 
   /** Changes before this time (ISO 8601). */
+  @ApiDateTime()
   @IsOptional()
   @IsRFC3339()
   @IsInstant()

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiInteger, ApiMoney } from '../../common/openapi.js';
 
 /** An API key as listed: never the key itself, never its hash. */
 export class ApiKeyResponseDto {
@@ -12,17 +12,19 @@ export class ApiKeyResponseDto {
   last4: string;
   /** Imported from the old platform (no checksum). */
   legacy: boolean;
-  @ApiProperty({ type: 'number', nullable: true, example: 25 })
+  @ApiMoney({ nullable: true, example: 25 })
   limit_credit_dollar: Decimal | null;
   /** @example "lifetime" */
   spend_period: 'lifetime' | 'monthly';
   /** What the key has been charged in all. */
-  @ApiProperty({ type: 'number', example: 1.25 })
+  @ApiMoney({ example: 1.25 })
   spent_dollar: Decimal;
   /** What the key has been charged this calendar month (UTC). */
-  @ApiProperty({ type: 'number', example: 0.75 })
+  @ApiMoney({ example: 0.75 })
   spent_this_month: Decimal;
   allowed_models: string[] | null;
+  /** Requests per minute on `/api/guard/auth`; null: `DEFAULT_RPM_LIMIT`. */
+  @ApiInteger({ nullable: true, example: 600 })
   rpm_limit: number | null;
   metadata: object;
   expires_at: Date | null;

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiInteger, ApiMoney } from '../../common/openapi.js';
 
 /** The payer's standing, in USD. */
 export class CreditDto {
@@ -10,7 +10,7 @@ export class CreditDto {
    * month's spend (UTC); null when the invoice plan has no limit. Both less what open
    * reservations hold; with a reservation, after it holds its own amount.
    */
-  @ApiProperty({ type: 'number', nullable: true, example: 9.5 })
+  @ApiMoney({ nullable: true, example: 9.5 })
   remaining: Decimal | null;
 }
 
@@ -22,14 +22,14 @@ export class ReservationDto {
    */
   id: string;
   /** The largest cost the call can have, in USD. */
-  @ApiProperty({ type: 'number', example: 0.0003 })
+  @ApiMoney({ example: 0.0003 })
   amount: Decimal;
   /** When it is released if no usage settles it. */
   expires_at: Date;
 }
 
 export class AuthResponseDto {
-  /** @example 200 */
+  @ApiInteger({ enum: [200], example: 200 })
   status: number;
   /** @example "Success" */
   message: string;

@@ -15,6 +15,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { IsInstant } from '../../common/instant.js';
+import { ApiDateTime, ApiInteger, ApiMoney } from '../../common/openapi.js';
 import type { SpendPeriod } from '../api-key.entity.js';
 
 /** The settings of a key, shared by create, import and update. */
@@ -24,6 +25,7 @@ export class ApiKeySettingsDto {
    * once the key has been charged this much. Null: no cap.
    * @example 25
    */
+  @ApiMoney()
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @Min(0)
@@ -56,6 +58,7 @@ export class ApiKeySettingsDto {
    * When the key stops working (ISO 8601, in the future); null: never.
    * @example "2027-06-30T00:00:00Z"
    */
+  @ApiDateTime()
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @IsRFC3339()
@@ -66,6 +69,7 @@ export class ApiKeySettingsDto {
    * Requests per minute on `/api/guard/auth`; null: `DEFAULT_RPM_LIMIT`.
    * @example 600
    */
+  @ApiInteger()
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @Min(1)
@@ -117,6 +121,7 @@ export class RotateApiKeyDto {
    * 0 (default): it stops at once.
    * @example 3600
    */
+  @ApiInteger()
   @IsOptional()
   @Min(0)
   @Max(604_800)

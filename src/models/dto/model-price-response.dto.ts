@@ -1,11 +1,11 @@
-import { ApiProperty } from '@nestjs/swagger';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiMoney } from '../../common/openapi.js';
 
 /** One price version of a model. */
 export class ModelPriceResponseDto {
-  @ApiProperty({ type: 'number', example: 0.5 })
+  @ApiMoney({ example: 0.5 })
   price_million_input: Decimal;
-  @ApiProperty({ type: 'number', example: 0.5 })
+  @ApiMoney({ example: 0.5 })
   price_million_output: Decimal;
   /** From when this price applied; the next version's time ends it. */
   effective_from: Date;

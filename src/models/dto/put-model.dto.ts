@@ -1,4 +1,5 @@
 import { IsBoolean, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { ApiMoney } from '../../common/openapi.js';
 
 export class PutModelDto {
   /** Disabled models answer 404 `model_not_found` on the guard routes. Default true. */
@@ -10,6 +11,7 @@ export class PutModelDto {
    * USD per million input tokens.
    * @example 0.5
    */
+  @ApiMoney()
   @Min(0)
   @Max(1_000_000)
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -19,6 +21,7 @@ export class PutModelDto {
    * USD per million output tokens.
    * @example 0.5
    */
+  @ApiMoney()
   @Min(0)
   @Max(1_000_000)
   @IsNumber({ allowNaN: false, allowInfinity: false })

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiMoney } from '../../common/openapi.js';
 
 export class OrganizationResponseDto {
   /** Internal id, used in admin paths (the public_id works there too). */
@@ -11,7 +11,7 @@ export class OrganizationResponseDto {
   /** Member roles that may spend through the organization; the owner always may. */
   spend_roles: ('manager' | 'reader')[];
   /** Monthly budget in USD; null: none. */
-  @ApiProperty({ type: 'number', nullable: true, example: 500 })
+  @ApiMoney({ nullable: true, example: 500 })
   monthly_budget: Decimal | null;
   /** The time zone of the budget's calendar months. @example "UTC" */
   time_zone: string;

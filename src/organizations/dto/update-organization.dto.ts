@@ -11,6 +11,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import { ApiMoney } from '../../common/openapi.js';
 import type { MemberRole } from '../organization-member.entity.js';
 
 export class UpdateOrganizationDto {
@@ -37,6 +38,7 @@ export class UpdateOrganizationDto {
    * 403 `organization_budget_exceeded` once this month's spend (and open reservations) reach it.
    * @example 500
    */
+  @ApiMoney()
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @Min(0)

@@ -12,6 +12,7 @@ import {
   Min,
 } from 'class-validator';
 import { IsInstant } from '../../common/instant.js';
+import { ApiDateTime, ApiInteger } from '../../common/openapi.js';
 
 export const GROUPS = ['model', 'api_key', 'organization', 'user'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -19,12 +20,14 @@ export type Group = (typeof GROUPS)[number];
 /** Filters shared by the usage report and the event list. */
 export class UsageFilterDto {
   /** Start of the period, inclusive (RFC 3339). Default: 30 days before `to`. */
+  @ApiDateTime()
   @IsOptional()
   @IsRFC3339()
   @IsInstant()
   from?: string;
 
   /** End of the period, exclusive (RFC 3339). Default: now. */
+  @ApiDateTime()
   @IsOptional()
   @IsRFC3339()
   @IsInstant()
@@ -67,6 +70,7 @@ export class UsageReportQueryDto extends UsageFilterDto {
 
 export class UsageEventsQueryDto extends UsageFilterDto {
   /** Page size, 1–1000 (default 100). */
+  @ApiInteger({ default: 100 })
   @IsOptional()
   @Type(() => Number)
   @Min(1)

@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ApiInteger } from '../../common/openapi.js';
 
 export class RotateSecretDto {
   /**
@@ -6,6 +7,7 @@ export class RotateSecretDto {
    * 0 (default): it stops at once.
    * @example 3600
    */
+  @ApiInteger()
   @IsOptional()
   @Min(0)
   @Max(604_800)

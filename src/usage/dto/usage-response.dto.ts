@@ -1,20 +1,20 @@
-import { ApiProperty } from '@nestjs/swagger';
 import { CreditDto } from '../../auth/dto/auth-response.dto.js';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiInteger, ApiMoney } from '../../common/openapi.js';
 
 /** What the call cost in USD, computed from the server's price table. */
 export class UsageCostDto {
-  @ApiProperty({ type: 'number', example: 0.00005 })
+  @ApiMoney({ example: 0.00005 })
   input: Decimal;
 
-  @ApiProperty({ type: 'number', example: 0.00004 })
+  @ApiMoney({ example: 0.00004 })
   output: Decimal;
 
-  @ApiProperty({ type: 'number', example: 0.00009 })
+  @ApiMoney({ example: 0.00009 })
   total: Decimal;
 
   /** The `total_cost` the caller sent, or null. */
-  @ApiProperty({ type: 'number', nullable: true, example: 0.8 })
+  @ApiMoney({ nullable: true, example: 0.8 })
   client_total: Decimal | null;
 
   /** True when the caller sent a `total_cost` that differs from the server's. */
@@ -22,7 +22,7 @@ export class UsageCostDto {
 }
 
 export class UsageResponseDto {
-  /** @example 201 */
+  @ApiInteger({ enum: [201], example: 201 })
   status: number;
   /** @example "Success" */
   message: string;

@@ -1,11 +1,13 @@
 import { IsIn, IsRFC3339, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { IsInstant } from '../../common/instant.js';
+import { ApiDateTime, ApiMoney } from '../../common/openapi.js';
 
 export class AddCreditDto {
   /**
    * USD to add; greater than 0.
    * @example 10
    */
+  @ApiMoney()
   @Min(0.000001)
   @Max(1_000_000_000)
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -24,6 +26,7 @@ export class AddCreditDto {
    * balance has one expiry: the latest grant's.
    * @example "2027-01-01T00:00:00Z"
    */
+  @ApiDateTime()
   @IsOptional()
   @IsRFC3339()
   @IsInstant()

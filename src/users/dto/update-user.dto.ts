@@ -1,4 +1,5 @@
 import { IsEmail, IsIn, IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { ApiMoney } from '../../common/openapi.js';
 import type { CreditPlan } from '../user.entity.js';
 
 export class UpdateUserDto {
@@ -17,6 +18,7 @@ export class UpdateUserDto {
    * Monthly limit in USD for the invoice plan (calendar month, UTC); null for none.
    * @example 500
    */
+  @ApiMoney()
   @IsOptional()
   @ValidateIf((_dto, value) => value !== null)
   @Min(0)

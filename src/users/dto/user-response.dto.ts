@@ -1,18 +1,18 @@
-import { ApiProperty } from '@nestjs/swagger';
 import type { Decimal } from '../../common/decimal.js';
+import { ApiMoney } from '../../common/openapi.js';
 
 /** A user's prepaid balance in USD. */
 export class CreditBalanceDto {
-  @ApiProperty({ type: 'number', example: 10 })
+  @ApiMoney({ example: 10 })
   paid: Decimal;
 
-  @ApiProperty({ type: 'number', example: 5 })
+  @ApiMoney({ example: 5 })
   free: Decimal;
 
   free_expires_at: Date | null;
 
   /** What open reservations (calls authorised with `max_tokens`, not yet logged) hold. */
-  @ApiProperty({ type: 'number', example: 0 })
+  @ApiMoney({ example: 0 })
   reserved: Decimal;
 
   /**
@@ -20,7 +20,7 @@ export class CreditBalanceDto {
    * monthly limit less this calendar month's spend (UTC), null without a limit; both less
    * `reserved`.
    */
-  @ApiProperty({ type: 'number', nullable: true, example: 15 })
+  @ApiMoney({ nullable: true, example: 15 })
   remaining: Decimal | null;
 }
 
@@ -33,7 +33,7 @@ export class UserResponseDto {
   email: string | null;
   credit_plan: 'prepaid' | 'invoice';
   /** Monthly limit in USD (invoice plan). */
-  @ApiProperty({ type: 'number', nullable: true, example: null })
+  @ApiMoney({ nullable: true, example: null })
   credit_limit: Decimal | null;
   credit: CreditBalanceDto;
   created_at: Date;
