@@ -161,9 +161,10 @@ describe('with every pooled connection busy', () => {
         .filter((attempt) => attempt.status !== 201 && !isContract503(attempt))
         .map(({ status, error, text }) => ({ status, error, text }));
       expect(other.slice(0, 5)).toEqual([]);
-      expect(during.filter((attempt) => attempt.status === 503).length).toBeGreaterThanOrEqual(
-        CLIENTS,
-      );
+      // Calls whose batch already held a connection when the lock came wait for that batch's
+      // outcome (it may commit): only the others can be answered 503, so how many depends on
+      // where the lock caught the batches. Some must have been.
+      expect(during.filter((attempt) => attempt.status === 503).length).toBeGreaterThan(0);
       // A 503 came once the wait was over: not before it (it waited), not long after. A call
       // that passed the guard first waits in group commit behind a batch that is itself
       // waiting for a connection, then its own batch waits: up to twice the wait.
