@@ -5,6 +5,14 @@ interface Waiting<I, O> {
   item: I;
   resolve: (value: O) => void;
   reject: (error: unknown) => void;
+  /** performance.now() when it was submitted. */
+  since: number;
+}
+
+/** How long an item may wait for a batch to take it, and what it is refused with after. */
+export interface QueueBound {
+  maxWaitMs: number;
+  error: () => unknown;
 }
 
 /**
@@ -14,24 +22,50 @@ interface Waiting<I, O> {
  * microtasks). At most `maxInFlight` batches are being written at a time, of at most `maxBatch`
  * items each; each item is answered when its batch has committed. A second batch in flight
  * waits on the rows the first holds, so it starts the moment the first commits.
+ *
+ * With a {@link QueueBound}, an item still queued (in no batch yet, so nothing of it written)
+ * after `maxWaitMs` is refused with its error: when a batch is stuck (on a lock, or waiting
+ * for a connection), the calls behind it fail fast instead of piling up.
  */
 export class GroupCommit<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
   private inFlight = 0;
   private scheduled = false;
   private drained: (() => void)[] = [];
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly write: (items: I[]) => Promise<Outcome<O>[]>,
     private readonly maxBatch: number,
     private readonly maxInFlight = 1,
+    private readonly bound?: QueueBound,
   ) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, resolve, reject, since: performance.now() });
       this.schedule();
+      this.watchQueue();
     });
+  }
+
+  /** While items wait in the queue, refuses those past the bound, checked a few times a wait. */
+  private watchQueue(): void {
+    if (!this.bound || this.expiryTimer) return;
+    const { maxWaitMs, error } = this.bound;
+    const every = Math.max(5, Math.floor(maxWaitMs / 4));
+    this.expiryTimer = setInterval(() => {
+      const oldest = performance.now() - maxWaitMs;
+      let expired = 0;
+      while (expired < this.queue.length && this.queue[expired].since <= oldest) expired++;
+      for (const waiting of this.queue.splice(0, expired)) waiting.reject(error());
+      if (this.queue.length === 0) {
+        clearInterval(this.expiryTimer!);
+        this.expiryTimer = null;
+        if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+      }
+    }, every);
+    this.expiryTimer.unref();
   }
 
   /** Resolves once every item submitted so far has been answered. */

@@ -134,15 +134,22 @@ export class LedgerService
     private readonly metrics: Metrics,
   ) {
     const { batchMax, batchesInFlight } = config.ledger;
+    // A call waits for a batch no longer than a query waits for a pooled connection.
+    const bound = {
+      maxWaitMs: config.database.poolWaitMs,
+      error: () => new DomainError('service_unavailable', undefined, { retryAfterSeconds: 1 }),
+    };
     this.usage = new GroupCommit(
       (calls) => this.measured('usage', calls, (c) => this.writeUsage(c)),
       batchMax,
       batchesInFlight,
+      bound,
     );
     this.reservations = new GroupCommit(
       (calls) => this.measured('reserve', calls, (c) => this.writeReservations(c)),
       batchMax,
       batchesInFlight,
+      bound,
     );
   }
 

@@ -1,0 +1,47 @@
+import { GroupCommit, type Outcome } from './group-commit.js';
+
+describe(GroupCommit.name, () => {
+  it('refuses items still queued after the bound, and answers those in the stuck batch', async () => {
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const written: number[][] = [];
+    const commit = new GroupCommit<number, number>(
+      async (items): Promise<Outcome<number>[]> => {
+        written.push(items);
+        await stuck;
+        return items.map((value) => ({ value }));
+      },
+      10,
+      1,
+      { maxWaitMs: 50, error: () => new Error('queue wait over') },
+    );
+    const first = commit.submit(1);
+    await Promise.resolve();
+    // The first batch is being written (and stuck); these wait in the queue.
+    const queued = [commit.submit(2), commit.submit(3)];
+    const started = performance.now();
+    const refusals = await Promise.allSettled(queued);
+    expect(refusals.map((r) => (r.status === 'rejected' ? String(r.reason) : r.value))).toEqual([
+      'Error: queue wait over',
+      'Error: queue wait over',
+    ]);
+    expect(performance.now() - started).toBeLessThan(500);
+    release();
+    await expect(first).resolves.toBe(1);
+    // Nothing refused was ever handed to a batch.
+    expect(written).toEqual([[1]]);
+    await commit.drain();
+  });
+
+  it('batches what arrives while a batch is written, without any bound', async () => {
+    const written: number[][] = [];
+    const commit = new GroupCommit<number, number>(async (items) => {
+      written.push(items);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return items.map((value) => ({ value: value * 2 }));
+    }, 10);
+    const answers = await Promise.all([1, 2, 3].map((n) => commit.submit(n)));
+    expect(answers).toEqual([2, 4, 6]);
+    expect(written).toEqual([[1, 2, 3]]);
+  });
+});
