@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   Catch,
   HttpException,
@@ -164,4 +167,65 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger,
     );
   }
+}
+
+/** Errors of Node's HTTP parser, met before a request exists (so before Fastify and Nest). */
+const PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'Request headers are too large',
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: 'payload_too_large',
+    message: ERRORS.payload_too_large.message,
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'The request was not received in time',
+  },
+};
+const MALFORMED_REQUEST = { status: 400, code: 'bad_request', message: 'Malformed HTTP request' };
+
+// How long a refused connection keeps reading (and dropping) what the client still sends.
+const LINGER_MS = 2000;
+const answeredSockets = new WeakSet<Socket>();
+
+/**
+ * Answers what Node's HTTP parser refuses (headers over the size limit, control characters,
+ * broken framing) with the contract's error body and a request id of its own, then closes the
+ * connection. Fastify's `clientErrorHandler`. The close lingers: closing while the client is
+ * still sending its body would reset the connection, and a reset often destroys the answer
+ * before the client reads it.
+ */
+export function writeClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer; an answered one is only being drained (the parser
+  // fails again on every chunk that still arrives).
+  if (error.code === 'ECONNRESET' || socket.destroyed || answeredSockets.has(socket)) return;
+  // As Node itself does: never write into an answer that has already started on this socket.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy(error);
+    return;
+  }
+  const { status, code, message } = PARSER_ERRORS[error.code ?? ''] ?? MALFORMED_REQUEST;
+  const requestId = randomUUID();
+  const body = JSON.stringify({ status, message, code, request_id: requestId });
+  answeredSockets.add(socket);
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `X-Request-Id: ${requestId}`,
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
