@@ -149,9 +149,27 @@ export function sendError(
 ): void {
   const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
   noteErrorCode(request, body.code);
+  if (body.status === 413) drainRefusedBody(request, reply);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   void reply.header('x-request-id', String(request.id));
   void reply.status(body.status).type('application/json; charset=utf-8').send(body);
+}
+
+// Most of a refused body the server reads (and drops) so that its 413 reaches the client.
+const MAX_DRAINED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Fastify closes the connection once it refuses a body as too large. A client still uploading
+ * it then gets a reset, often before it has read the 413. When the body has a declared length
+ * (up to a bound), the connection is kept instead: Node reads the rest of the body and drops
+ * it, and the answer arrives. Larger or unbounded (chunked) bodies still close at once.
+ */
+function drainRefusedBody(request: FastifyRequest, reply: FastifyReply): void {
+  const declared = Number(request.headers['content-length']);
+  if (request.raw.complete || !Number.isSafeInteger(declared) || declared > MAX_DRAINED_BYTES) {
+    return;
+  }
+  reply.removeHeader('connection');
 }
 
 @Catch()
