@@ -210,6 +210,40 @@ describe('hostile and odd inputs', () => {
     expect(await databaseFingerprint(testApp.db)).toEqual(before);
   });
 
+  it('keeps constructor and __proto__ keys inside free-form JSON as sent', async () => {
+    const messages =
+      '[{"role":"user","content":"hi","constructor":{"prototype":{"x":1}},"__proto__":{"y":2}}]';
+    const usage = await http.request('POST', '/api/guard/log-usage', {
+      raw: JSON.stringify(seedUsageBody({ messages: null })).replace(
+        '"messages":null',
+        `"messages":${messages}`,
+      ),
+      headers: guardHeaders(tenant),
+    });
+    expect(usage.status).toBe(201);
+    const stored = await testApp.db.query(`SELECT messages FROM usage_events WHERE id = $1`, [
+      usage.body.id,
+    ]);
+    expect(stored.rows[0].messages).toEqual(JSON.parse(messages));
+    expect(Object.keys(stored.rows[0].messages[0]).sort()).toEqual([
+      '__proto__',
+      'constructor',
+      'content',
+      'role',
+    ]);
+
+    const key = await http.request('POST', '/api/admin/api-keys', {
+      raw: `{"user_id":"${tenant.userId}","name":"k","metadata":{"constructor":{"a":1},"team":"x"}}`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(key.status).toBe(201);
+    expect(key.body.metadata).toEqual({ constructor: { a: 1 }, team: 'x' });
+    const row = await testApp.db.query(`SELECT metadata FROM api_keys WHERE id = $1`, [
+      key.body.id,
+    ]);
+    expect(row.rows[0].metadata).toEqual({ constructor: { a: 1 }, team: 'x' });
+  });
+
   it('answers malformed URLs with the error body and a request id', async () => {
     const response = await http.admin('PUT', '/models/%ZZ', {
       price_million_input: 1,
