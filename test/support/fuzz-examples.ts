@@ -53,7 +53,18 @@ const byLabel = (label: string) =>
   HOSTILE_VALUES.find((value) => value instanceof RawJson && value.label === label)!;
 const NUMBERS = [
   ...['1e400', '-1e400', '1e-400', '-0', '2^53+1', '30 digits', 'NaN', 'Infinity'].map(byLabel),
-  ...[Number.MAX_VALUE, -Number.MAX_VALUE, 1e21, 1e15 + 0.5, 1e-12, -1, 0.5, 2 ** 31, 2 ** 63],
+  ...[
+    Number.MAX_VALUE,
+    -Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    1e21,
+    1e15 + 0.5,
+    1e-12,
+    -1,
+    0.5,
+    2 ** 31,
+    2 ** 63,
+  ],
 ];
 const STRINGS = [
   '\u0000',
