@@ -3,7 +3,11 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyServerOptions } from 'fastify';
-import { AllExceptionsFilter, sendError } from './common/all-exceptions.filter.js';
+import {
+  AllExceptionsFilter,
+  sendError,
+  writeClientError,
+} from './common/all-exceptions.filter.js';
 import { serializeJson } from './common/decimal.js';
 import { registerDraining } from './common/draining.js';
 import { registerJsonParser } from './common/json-body.js';
@@ -29,6 +33,8 @@ export function fastifyOptions(config: AppConfig): FastifyServerOptions {
       reply.raw.once('finish', () => logRequest(request, reply));
       sendError(reply, request, error, frameworkLogger);
     },
+    // And what Node's HTTP parser refuses before any request exists (431 for oversized headers).
+    clientErrorHandler: writeClientError,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -9,7 +9,20 @@ import {
 } from './support/factories.js';
 import { AuthCache } from '../src/auth-cache/auth-cache.service.js';
 import { Http } from './support/http.js';
+import { rawRequest, type RawResponse } from './support/raw-http.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
+
+/** The contract's error body, with the request id of the answer's header. */
+function expectErrorShape(response: RawResponse, status: number, code: string): void {
+  expect({ status: response.status, body: response.json }).toEqual({
+    status,
+    body: { status, message: expect.any(String), code, request_id: expect.any(String) },
+  });
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  expect((response.json as { request_id: string }).request_id).toBe(
+    response.headers['x-request-id'],
+  );
+}
 
 /** Inputs that once slipped past validation: each must be a clear 4xx that changes nothing. */
 describe('hostile and odd inputs', () => {
@@ -145,6 +158,90 @@ describe('hostile and odd inputs', () => {
       });
       expect({ field, status: user.status }).toEqual({ field, status: 400 });
     }
+  });
+
+  it('answers oversized headers with 431 in the error shape, even while a body follows', async () => {
+    const before = await databaseFingerprint(testApp.db);
+    for (const body of [
+      undefined,
+      Buffer.from(JSON.stringify(seedUsageBody())),
+      Buffer.alloc(1e6, ' '),
+    ]) {
+      const response = await rawRequest(testApp.baseUrl, {
+        method: 'POST',
+        target: '/api/guard/log-usage',
+        headers: [
+          ['SecretKey', tenant.secretKey],
+          ['Authorization', `sk-${'a'.repeat(20 * 1024)}`],
+          ['Content-Type', 'application/json'],
+        ],
+        body,
+      });
+      expectErrorShape(response, 431, 'headers_too_large');
+    }
+    expect(await databaseFingerprint(testApp.db)).toEqual(before);
+  });
+
+  it('answers requests the HTTP parser refuses with 400 in the error shape', async () => {
+    const before = await databaseFingerprint(testApp.db);
+    const refused: [string, string, [string, string][]][] = [
+      ['POST', '/api/guard/auth', [['Authorization', 'sk-\u0001']]],
+      ['GET', '/api/admin/users', [['X Bad Name', 'v']]],
+      [
+        'GET',
+        '/api/admin/users',
+        [
+          ['Transfer-Encoding', 'chunked'],
+          ['Content-Length', '1'],
+        ],
+      ],
+      ['GET', '/api/admin/users and more', []],
+      ['get', '/api/admin/users', []],
+    ];
+    for (const [method, target, headers] of refused) {
+      const response = await rawRequest(testApp.baseUrl, {
+        method,
+        target,
+        headers: [['Authorization', `Bearer ${ADMIN_TOKEN}`], ...headers],
+        body: Buffer.from(JSON.stringify({ model: tenant.model })),
+      });
+      expectErrorShape(response, 400, 'bad_request');
+    }
+    expect(await databaseFingerprint(testApp.db)).toEqual(before);
+  });
+
+  it('keeps constructor and __proto__ keys inside free-form JSON as sent', async () => {
+    const messages =
+      '[{"role":"user","content":"hi","constructor":{"prototype":{"x":1}},"__proto__":{"y":2}}]';
+    const usage = await http.request('POST', '/api/guard/log-usage', {
+      raw: JSON.stringify(seedUsageBody({ messages: null })).replace(
+        '"messages":null',
+        `"messages":${messages}`,
+      ),
+      headers: guardHeaders(tenant),
+    });
+    expect(usage.status).toBe(201);
+    const stored = await testApp.db.query(`SELECT messages FROM usage_events WHERE id = $1`, [
+      usage.body.id,
+    ]);
+    expect(stored.rows[0].messages).toEqual(JSON.parse(messages));
+    expect(Object.keys(stored.rows[0].messages[0]).sort()).toEqual([
+      '__proto__',
+      'constructor',
+      'content',
+      'role',
+    ]);
+
+    const key = await http.request('POST', '/api/admin/api-keys', {
+      raw: `{"user_id":"${tenant.userId}","name":"k","metadata":{"constructor":{"a":1},"team":"x"}}`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(key.status).toBe(201);
+    expect(key.body.metadata).toEqual({ constructor: { a: 1 }, team: 'x' });
+    const row = await testApp.db.query(`SELECT metadata FROM api_keys WHERE id = $1`, [
+      key.body.id,
+    ]);
+    expect(row.rows[0].metadata).toEqual({ constructor: { a: 1 }, team: 'x' });
   });
 
   it('answers malformed URLs with the error body and a request id', async () => {

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   Catch,
   HttpException,
@@ -146,9 +149,27 @@ export function sendError(
 ): void {
   const { body, retryAfter } = toErrorBody(error, String(request.id), logger);
   noteErrorCode(request, body.code);
+  if (body.status === 413) drainRefusedBody(request, reply);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   void reply.header('x-request-id', String(request.id));
   void reply.status(body.status).type('application/json; charset=utf-8').send(body);
+}
+
+// Most of a refused body the server reads (and drops) so that its 413 reaches the client.
+const MAX_DRAINED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Fastify closes the connection once it refuses a body as too large. A client still uploading
+ * it then gets a reset, often before it has read the 413. When the body has a declared length
+ * (up to a bound), the connection is kept instead: Node reads the rest of the body and drops
+ * it, and the answer arrives. Larger or unbounded (chunked) bodies still close at once.
+ */
+function drainRefusedBody(request: FastifyRequest, reply: FastifyReply): void {
+  const declared = Number(request.headers['content-length']);
+  if (request.raw.complete || !Number.isSafeInteger(declared) || declared > MAX_DRAINED_BYTES) {
+    return;
+  }
+  reply.removeHeader('connection');
 }
 
 @Catch()
@@ -164,4 +185,65 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger,
     );
   }
+}
+
+/** Errors of Node's HTTP parser, met before a request exists (so before Fastify and Nest). */
+const PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'Request headers are too large',
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: 'payload_too_large',
+    message: ERRORS.payload_too_large.message,
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'The request was not received in time',
+  },
+};
+const MALFORMED_REQUEST = { status: 400, code: 'bad_request', message: 'Malformed HTTP request' };
+
+// How long a refused connection keeps reading (and dropping) what the client still sends.
+const LINGER_MS = 2000;
+const answeredSockets = new WeakSet<Socket>();
+
+/**
+ * Answers what Node's HTTP parser refuses (headers over the size limit, control characters,
+ * broken framing) with the contract's error body and a request id of its own, then closes the
+ * connection. Fastify's `clientErrorHandler`. The close lingers: closing while the client is
+ * still sending its body would reset the connection, and a reset often destroys the answer
+ * before the client reads it.
+ */
+export function writeClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer; an answered one is only being drained (the parser
+  // fails again on every chunk that still arrives).
+  if (error.code === 'ECONNRESET' || socket.destroyed || answeredSockets.has(socket)) return;
+  // As Node itself does: never write into an answer that has already started on this socket.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy(error);
+    return;
+  }
+  const { status, code, message } = PARSER_ERRORS[error.code ?? ''] ?? MALFORMED_REQUEST;
+  const requestId = randomUUID();
+  const body = JSON.stringify({ status, message, code, request_id: requestId });
+  answeredSockets.add(socket);
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `X-Request-Id: ${requestId}`,
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

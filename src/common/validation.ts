@@ -1,5 +1,10 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
+import {
+  getMetadataStorage,
+  validateSync,
+  ValidationTypes,
+  type ValidationError,
+} from 'class-validator';
 import { type FieldError } from './error-codes.js';
 import { InvalidJsonBody } from './json-body.js';
 
@@ -29,7 +34,7 @@ export function validateDto<T extends object>(
   }
   const problem = inspectJson(body, '', 0);
   if (problem !== null) return { value: null, errors: [problem] };
-  const instance = plainToInstance(cls, body);
+  const instance = toInstance(cls, body as Record<string, unknown>);
   const problems = validateSync(instance, {
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -39,6 +44,24 @@ export function validateDto<T extends object>(
   });
   if (problems.length === 0) return { value: instance, errors: null };
   return { value: null, errors: flatten(problems, '') };
+}
+
+/**
+ * The DTO instance of a body. class-transformer copies nested values key by key, and in doing
+ * so drops `constructor` and `__proto__` keys and throws on a `constructor` key that holds a
+ * value (`{"metadata": {"constructor": {}}}`). Objects and arrays in fields that are not
+ * nested DTOs (free-form JSON such as `messages` and `metadata`, lists of strings) are kept as
+ * parsed instead.
+ */
+function toInstance<T extends object>(cls: ClassConstructor<T>, body: Record<string, unknown>): T {
+  const nested = nestedFields(cls);
+  const transformed: Record<string, unknown> = {};
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const asParsed = value !== null && typeof value === 'object' && !nested.has(key);
+    (asParsed ? kept : transformed)[key] = value;
+  }
+  return Object.assign(plainToInstance(cls, transformed), kept);
 }
 
 function flatten(problems: ValidationError[], parent: string): FieldError[] {
@@ -76,6 +99,23 @@ function declaredFields(cls: ClassConstructor<object>): Set<string> {
         .map((metadata) => metadata.propertyName),
     );
     fieldsByClass.set(cls, fields);
+  }
+  return fields;
+}
+
+const nestedByClass = new WeakMap<ClassConstructor<object>, Set<string>>();
+
+/** The fields a DTO validates as nested DTOs (`@ValidateNested`). */
+function nestedFields(cls: ClassConstructor<object>): Set<string> {
+  let fields = nestedByClass.get(cls);
+  if (!fields) {
+    fields = new Set(
+      getMetadataStorage()
+        .getTargetValidationMetadatas(cls, '', true, false)
+        .filter((metadata) => metadata.type === ValidationTypes.NESTED_VALIDATION)
+        .map((metadata) => metadata.propertyName),
+    );
+    nestedByClass.set(cls, fields);
   }
   return fields;
 }
