@@ -31,6 +31,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   413: 'payload_too_large',
   414: 'uri_too_long',
   415: 'unsupported_media_type',
+  431: 'headers_too_large',
   503: 'service_unavailable',
 };
 
@@ -188,22 +189,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
 }
 
 /** Errors of Node's HTTP parser, met before a request exists (so before Fastify and Nest). */
-const PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  HPE_HEADER_OVERFLOW: {
-    status: 431,
-    code: 'headers_too_large',
-    message: 'Request headers are too large',
-  },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
-    status: 413,
-    code: 'payload_too_large',
-    message: ERRORS.payload_too_large.message,
-  },
-  ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
-    code: 'request_timeout',
-    message: 'The request was not received in time',
-  },
+const PARSER_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'payload_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
 };
 const MALFORMED_REQUEST = { status: 400, code: 'bad_request', message: 'Malformed HTTP request' };
 
@@ -228,7 +217,8 @@ export function writeClientError(error: Error & { code?: string }, socket: Socke
     socket.destroy(error);
     return;
   }
-  const { status, code, message } = PARSER_ERRORS[error.code ?? ''] ?? MALFORMED_REQUEST;
+  const known = PARSER_ERRORS[error.code ?? ''];
+  const { status, code, message } = known ? { ...ERRORS[known], code: known } : MALFORMED_REQUEST;
   const requestId = randomUUID();
   const body = JSON.stringify({ status, message, code, request_id: requestId });
   answeredSockets.add(socket);

@@ -52,6 +52,8 @@ export const ERRORS = {
   conflict: { status: 409, message: 'Conflict' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   payload_too_large: { status: 413, message: 'Request body is too large' },
+  headers_too_large: { status: 431, message: 'Request headers are too large' },
+  request_timeout: { status: 408, message: 'The request was not received in time' },
   uri_too_long: { status: 414, message: 'Request URI is too long' },
   unsupported_media_type: {
     status: 415,
