@@ -1,9 +1,10 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import {
   getMetadataStorage,
+  ValidateIf,
   validateSync,
-  ValidationTypes,
   type ValidationError,
+  ValidationTypes,
 } from 'class-validator';
 import { type FieldError } from './error-codes.js';
 import { InvalidJsonBody } from './json-body.js';
@@ -14,6 +15,14 @@ export type Validated<T> = { value: T; errors: null } | { value: null; errors: F
  * Validates a parsed JSON body against a DTO class: strict types (no implicit conversion),
  * unknown fields refused, and strings Postgres cannot store refused, all as per-field errors.
  */
+/**
+ * An optional field that cannot be emptied: it may be left out, but `null` is checked (and
+ * refused) like any other wrong value, instead of reaching a NOT NULL column.
+ */
+export function IsOptionalNonNull(): PropertyDecorator {
+  return ValidateIf((_dto, value) => value !== undefined);
+}
+
 export function validateDto<T extends object>(
   cls: ClassConstructor<T>,
   body: unknown,

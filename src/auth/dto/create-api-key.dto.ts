@@ -17,6 +17,7 @@ import {
 import { IsInstant } from '../../common/instant.js';
 import { ApiDateTime, ApiInteger, ApiMoney } from '../../common/openapi.js';
 import type { SpendPeriod } from '../api-key.entity.js';
+import { IsOptionalNonNull } from '../../common/validation.js';
 
 /** The settings of a key, shared by create, import and update. */
 export class ApiKeySettingsDto {
@@ -38,7 +39,7 @@ export class ApiKeySettingsDto {
    * cap covers the current calendar month (UTC).
    * @example "monthly"
    */
-  @IsOptional()
+  @IsOptionalNonNull()
   @IsIn(['lifetime', 'monthly'])
   spend_period?: SpendPeriod;
 
@@ -81,7 +82,7 @@ export class ApiKeySettingsDto {
    * Free-form labels, a JSON object of at most 8 KiB.
    * @example {"team": "search", "env": "prod"}
    */
-  @IsOptional()
+  @IsOptionalNonNull()
   @IsObject()
   metadata?: Record<string, unknown>;
 }
@@ -109,7 +110,7 @@ export class ImportApiKeyDto extends CreateApiKeyDto {
 
 export class UpdateApiKeyDto extends ApiKeySettingsDto {
   /** @example "production (EU)" */
-  @IsOptional()
+  @IsOptionalNonNull()
   @Length(1, 200)
   @IsString()
   name?: string;

@@ -13,10 +13,11 @@ import {
 } from 'class-validator';
 import { ApiMoney } from '../../common/openapi.js';
 import type { MemberRole } from '../organization-member.entity.js';
+import { IsOptionalNonNull } from '../../common/validation.js';
 
 export class UpdateOrganizationDto {
   /** @example "Acme Research" */
-  @IsOptional()
+  @IsOptionalNonNull()
   @Length(1, 200)
   @IsString()
   name?: string;
@@ -27,7 +28,7 @@ export class UpdateOrganizationDto {
    * `organization_spend_not_allowed`.
    * @example ["manager"]
    */
-  @IsOptional()
+  @IsOptionalNonNull()
   @ArrayMaxSize(2)
   @IsIn(['manager', 'reader'], { each: true })
   @IsArray()

@@ -1,6 +1,7 @@
 import { IsEmail, IsIn, IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import { ApiMoney } from '../../common/openapi.js';
 import type { CreditPlan } from '../user.entity.js';
+import { IsOptionalNonNull } from '../../common/validation.js';
 
 export class UpdateUserDto {
   /** null removes it. @example "ada@example.com" */
@@ -10,7 +11,7 @@ export class UpdateUserDto {
   email?: string | null;
 
   /** @example "invoice" */
-  @IsOptional()
+  @IsOptionalNonNull()
   @IsIn(['prepaid', 'invoice'])
   credit_plan?: CreditPlan;
 
