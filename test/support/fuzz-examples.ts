@@ -126,6 +126,8 @@ export function examplesFor(operation: Operation, world: FuzzWorld): CaseSpec[] 
     body(value, (value as RawJson).label);
     body(withFields(all.length ? all : ['a'], value), `fields: ${(value as RawJson).label}`);
   }
+  // One field at a time as null: refused, or taken as absent or cleared, never a 500.
+  for (const key of all) body(withFields([key], null), `null: ${key}`);
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     body(new JsonEntries([[key, { polluted: true }], ...Object.entries(valid)]), `key ${key}`);
   }
