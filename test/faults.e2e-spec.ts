@@ -1,15 +1,20 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadConfig } from '../src/config/app-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 import { runMigrations } from '../src/database/migrations.js';
-import { createOrganization, createTenant, guardHeaders } from './support/factories.js';
 import { Http } from './support/http.js';
 import { freePort, spawnService, type ServiceProcess } from './support/service-process.js';
 import { ADMIN_TOKEN } from './support/test-app.js';
-import { UsageLoad, type Attempt, type UsageLane } from './support/usage-load.js';
+import { isContract503 } from './support/timed-request.js';
+import {
+  createUsageLanes,
+  payerBalances,
+  queryOnce,
+  type PayerBalance,
+} from './support/usage-ledger.js';
+import { UsageLoad, type UsageLane } from './support/usage-load.js';
 
 const CALLS = 1500;
 const CLIENTS = 20;
@@ -22,25 +27,10 @@ const POSTGRES_DOWN_MS = 2000;
 /** An answer slower than this while Postgres is down counts as a hang. */
 const FAST_MS = 3000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The message of the contract's 503 for a database that cannot be reached. */
+const UNAVAILABLE = 'Service temporarily unavailable';
 
-/** The contract's 503 for a database that cannot be reached, exactly. */
-function isUnavailableAnswer(attempt: Attempt): boolean {
-  if (attempt.status !== 503) return false;
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(attempt.text) as Record<string, unknown>;
-  } catch {
-    return false;
-  }
-  return (
-    JSON.stringify(Object.keys(body).sort()) === '["code","message","request_id","status"]' &&
-    body.status === 503 &&
-    body.code === 'service_unavailable' &&
-    body.message === 'Service temporarily unavailable' &&
-    typeof body.request_id === 'string'
-  );
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * "A 201 from log-usage means committed, nothing lost, nothing doubled", under faults: the
@@ -92,68 +82,8 @@ describe('log-usage under faults', () => {
     return load;
   }
 
-  async function query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql, values)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
-  /**
-   * Two payers and three ways to be billed: A's key, B's key, and B's key on an organization
-   * A owns (A pays, the organization is charged too), so batches lock several payers.
-   */
-  async function createLanes(http: Http): Promise<UsageLane[]> {
-    const a = await createTenant(http);
-    const b = await createTenant(http);
-    const organization = await createOrganization(http, a.userId, 'Faults');
-    const member = await http.admin('POST', `/organizations/${organization.id}/members`, {
-      user_id: b.userId,
-      role: 'manager',
-    });
-    expect(member.status).toBe(201);
-    return [
-      {
-        name: 'a',
-        headers: guardHeaders(a),
-        apiKeyId: a.apiKeyId,
-        payerUserId: a.userId,
-        organizationId: null,
-      },
-      {
-        name: 'b',
-        headers: guardHeaders(b),
-        apiKeyId: b.apiKeyId,
-        payerUserId: b.userId,
-        organizationId: null,
-      },
-      {
-        name: 'b for the organization',
-        headers: guardHeaders(b, { 'Swarms-Organization': organization.public_id }),
-        apiKeyId: b.apiKeyId,
-        payerUserId: a.userId,
-        organizationId: organization.id,
-      },
-    ];
-  }
-
-  /** Each payer's free plus paid credit, as numeric text. */
-  async function balances(lanes: UsageLane[]): Promise<{ user_id: string; before: string }[]> {
-    const payers = [...new Set(lanes.map((lane) => lane.payerUserId))];
-    return query<{ user_id: string; before: string }>(
-      `SELECT user_id, (paid + free)::text AS before FROM user_credits WHERE user_id = ANY ($1::uuid[])`,
-      [payers],
-    );
-  }
-
   /** Every call acknowledged once, stored once, and charged exactly once everywhere. */
-  async function expectExactLedger(
-    load: UsageLoad,
-    before: { user_id: string; before: string }[],
-  ): Promise<void> {
+  async function expectExactLedger(load: UsageLoad, before: PayerBalance[]): Promise<void> {
     const keys = [...new Set(load.calls.map((call) => call.lane.apiKeyId))];
 
     // Every request_id got its 201, first or replayed.
@@ -171,14 +101,16 @@ describe('log-usage under faults', () => {
 
     // Exactly one row per request_id, and no other rows on the keys.
     expect(
-      await query(
+      await queryOnce(
+        database.url,
         `SELECT request_id, count(*)::int AS rows FROM usage_events
          WHERE api_key_id = ANY ($1::uuid[]) GROUP BY api_key_id, request_id
          HAVING count(*) <> 1 OR request_id IS NULL LIMIT 5`,
         [keys],
       ),
     ).toEqual([]);
-    const [{ rows }] = await query<{ rows: number }>(
+    const [{ rows }] = await queryOnce<{ rows: number }>(
+      database.url,
       `SELECT count(*)::int AS rows FROM usage_events WHERE api_key_id = ANY ($1::uuid[])`,
       [keys],
     );
@@ -194,7 +126,8 @@ describe('log-usage under faults', () => {
       total: ack.total,
     }));
     expect(
-      await query(
+      await queryOnce(
+        database.url,
         `SELECT a.request_id, a.id AS answered_id, e.id AS stored_id,
            a.total::text AS answered_total, e.total_cost::text AS stored_total
          FROM jsonb_to_recordset($1::jsonb) AS a(request_id text, api_key_id uuid,
@@ -209,7 +142,7 @@ describe('log-usage under faults', () => {
     ).toEqual([]);
 
     // Each payer's debit and month spend are the sum of its rows, compared as numeric.
-    const payers = await query<{
+    const payers = await queryOnce<{
       user_id: string;
       debit: string;
       spent: string;
@@ -217,6 +150,7 @@ describe('log-usage under faults', () => {
       month_is_spent: boolean;
       requests: number;
     }>(
+      database.url,
       `SELECT b.user_id, (b.before - (c.paid + c.free))::text AS debit, s.spent::text AS spent,
          b.before - (c.paid + c.free) = s.spent AS debit_is_spent,
          (m.amount, m.requests) = (s.spent, s.requests) AS month_is_spent, s.requests::int AS requests
@@ -244,7 +178,8 @@ describe('log-usage under faults', () => {
 
     // Each key's lifetime spend is the sum of its rows.
     expect(
-      await query(
+      await queryOnce(
+        database.url,
         `SELECT k.id, k.spent_dollar::text AS spent_dollar, COALESCE(sum(e.total_cost), 0)::text AS rows
          FROM api_keys k LEFT JOIN usage_events e ON e.api_key_id = k.id
          WHERE k.id = ANY ($1::uuid[])
@@ -259,7 +194,8 @@ describe('log-usage under faults', () => {
     ];
     expect(organizations).toHaveLength(1);
     expect(
-      await query(
+      await queryOnce(
+        database.url,
         `SELECT o.id, s.amount::text AS month_spend, r.cost::text AS rows
          FROM organizations o
          CROSS JOIN LATERAL (SELECT COALESCE(sum(amount), 0) AS amount
@@ -273,7 +209,8 @@ describe('log-usage under faults', () => {
 
     // The daily and hourly rollups count exactly the rows, per key, payer and organization.
     for (const rollup of ['usage_daily', 'usage_hourly']) {
-      const groups = await query<{ differs: boolean }>(
+      const groups = await queryOnce<{ differs: boolean }>(
+        database.url,
         `WITH e AS (
            SELECT api_key_id, payer_user_id,
              COALESCE(organization_id, '00000000-0000-0000-0000-000000000000') AS org,
@@ -350,8 +287,8 @@ describe('log-usage under faults', () => {
       const first = startService(port);
       await first.ready();
       step('service ready');
-      const lanes = await createLanes(new Http(first.baseUrl));
-      const before = await balances(lanes);
+      const lanes = await createUsageLanes(new Http(first.baseUrl));
+      const before = await payerBalances(database.url, lanes);
       step('tenants created');
 
       const load = newLoad(first.baseUrl, lanes);
@@ -401,8 +338,8 @@ describe('log-usage under faults', () => {
       const service = startService(port, { DB_CONNECT_TIMEOUT_MS: '1000' });
       await service.ready();
       step('service ready');
-      const lanes = await createLanes(new Http(service.baseUrl));
-      const before = await balances(lanes);
+      const lanes = await createUsageLanes(new Http(service.baseUrl));
+      const before = await payerBalances(database.url, lanes);
       step('tenants created');
 
       const load = newLoad(service.baseUrl, lanes);
@@ -470,7 +407,7 @@ describe('log-usage under faults', () => {
       const answeredWhileDown = whileDown.filter((attempt) => attempt.ended < upAt);
       expect(answeredWhileDown.length).toBeGreaterThan(CLIENTS);
       expect(
-        answeredWhileDown.filter((attempt) => !isUnavailableAnswer(attempt)).slice(0, 5),
+        answeredWhileDown.filter((attempt) => !isContract503(attempt, UNAVAILABLE)).slice(0, 5),
       ).toEqual([]);
       const slow = whileDown.filter((attempt) => attempt.ended - attempt.started >= FAST_MS);
       expect(slow.slice(0, 5)).toEqual([]);
@@ -478,7 +415,7 @@ describe('log-usage under faults', () => {
       // Every answer of the load, those to calls caught by the shutdown included, was a 201 or
       // the contract's 503: a database going away is not a 500.
       const otherAnswers = load.attempts
-        .filter((attempt) => attempt.status !== 201 && !isUnavailableAnswer(attempt))
+        .filter((attempt) => attempt.status !== 201 && !isContract503(attempt, UNAVAILABLE))
         .map((attempt) => ({
           status: attempt.status,
           text: attempt.text,
