@@ -52,6 +52,10 @@ export interface AppConfig {
   authFailureLimit: number;
   /** Port of the Prometheus `/metrics` listener; 0 picks a free one, null is off. */
   metricsPort: number | null;
+  /** Redis for limits shared by every instance (`REDIS_URL`); unset: counted in process. */
+  redisUrl: string | undefined;
+  /** Worker processes serving one port (`WEB_CONCURRENCY`). */
+  webConcurrency: number;
   /** Largest JSON request body accepted, in bytes. */
   bodyLimitBytes: number;
   /**
@@ -192,12 +196,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authFailureLimit: read.int('AUTH_FAILURE_LIMIT', 120, 1, 10_000_000),
     metricsPort:
       read.string('METRICS_PORT') === 'off' ? null : read.int('METRICS_PORT', 9464, 0, 65535),
+    redisUrl: read.string('REDIS_URL'),
+    webConcurrency: read.int('WEB_CONCURRENCY', 1, 1, 256),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
     shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
   };
 
+  if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {
+    read.problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (config.webConcurrency > 1 && config.redisUrl === undefined) {
+    read.problems.push(
+      `WEB_CONCURRENCY=${config.webConcurrency} needs REDIS_URL: without it each worker would ` +
+        'count rate limits on its own, multiplying every limit by the number of workers',
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }
