@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiGuardResponses } from '../common/openapi.js';
+import { ApiGuardResponses, RATE_LIMIT_HEADERS } from '../common/openapi.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { ApiKeyAuth, Principal, ReservationFields } from './api-key-auth.decorator.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
@@ -26,11 +26,17 @@ export class AuthController {
     description:
       'Called by a model server before each completion. Runs the check table in order; the first failing check answers. ' +
       'With `max_tokens`, the largest cost the call can have is reserved against the payer, the organization budget and ' +
-      'the key cap, and refused when any of them cannot cover it.',
+      'the key cap, and refused when any of them cannot cover it. The call counts one request, and ' +
+      '`max_tokens` + `input_tokens` tokens, against the limits of its key, user and organization, ' +
+      "and takes one of the key's concurrency slots until its log-usage (matched by `request_id`).",
   })
   @ApiOkResponse({
     type: AuthResponseDto,
-    description: 'Every check passed: the call may run, and `credit` says where the payer stands.',
+    description:
+      'Every check passed: the call may run, and `credit` says where the payer stands. The ' +
+      '`x-ratelimit-*` headers say where the tightest limits stand after this call (forward them ' +
+      'before streaming).',
+    headers: RATE_LIMIT_HEADERS,
   })
   async authenticate(
     @Principal() principal: GuardPrincipal,

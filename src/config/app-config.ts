@@ -19,6 +19,29 @@ export interface DatabaseConfig {
   idleTimeoutMs: number;
 }
 
+export interface LimitsConfig {
+  /** Tokens per minute per API key; null: no such limit. */
+  defaultTpmLimit: number | null;
+  /** Requests and tokens per minute per user, over all their keys; null: no such limit. */
+  defaultUserRpmLimit: number | null;
+  defaultUserTpmLimit: number | null;
+  /** Requests and tokens per minute per organization billed; null: no such limit. */
+  defaultOrganizationRpmLimit: number | null;
+  defaultOrganizationTpmLimit: number | null;
+  /** Requests in flight per API key (auth to log-usage); null: no such limit. */
+  defaultConcurrencyLimit: number | null;
+  /** How long a concurrency lease lives when no log-usage ends it. */
+  leaseTtlSeconds: number;
+  /** With `REDIS_URL` unreachable: count locally (a share of each limit), or answer 503. */
+  redisFailure: 'fail-open' | 'fail-closed';
+  /** Instances sharing the limits: while Redis is down, each enforces limit ÷ this count. */
+  instanceCount: number;
+  /** Longest a limits command may take before the request goes on without Redis. */
+  redisTimeoutMs: number;
+  /** Prefix of every Redis key the limits write. */
+  redisPrefix: string;
+}
+
 export interface AppConfig {
   production: boolean;
   host: string;
@@ -28,6 +51,7 @@ export interface AppConfig {
   logLevel: LogLevel;
   database: DatabaseConfig;
   defaultRpmLimit: number;
+  limits: LimitsConfig;
   /** How long a reservation made by `/auth` holds credit when no usage settles it. */
   reservationTtlSeconds: number;
   ledger: {
@@ -98,6 +122,13 @@ class EnvReader {
       return fallback;
     }
     return Number(raw);
+  }
+
+  /** An optional integer: unset (or `off`) is null. */
+  optionalInt(name: string, min: number, max: number): number | null {
+    const raw = this.string(name);
+    if (raw === undefined || raw === 'off') return null;
+    return this.int(name, min, min, max);
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -181,6 +212,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
       idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
+    limits: {
+      defaultTpmLimit: read.optionalInt('DEFAULT_TPM_LIMIT', 1, 2_000_000_000),
+      defaultUserRpmLimit: read.optionalInt('DEFAULT_USER_RPM_LIMIT', 1, 10_000_000),
+      defaultUserTpmLimit: read.optionalInt('DEFAULT_USER_TPM_LIMIT', 1, 2_000_000_000),
+      defaultOrganizationRpmLimit: read.optionalInt('DEFAULT_ORG_RPM_LIMIT', 1, 10_000_000),
+      defaultOrganizationTpmLimit: read.optionalInt('DEFAULT_ORG_TPM_LIMIT', 1, 2_000_000_000),
+      defaultConcurrencyLimit: read.optionalInt('DEFAULT_CONCURRENCY_LIMIT', 1, 1_000_000),
+      leaseTtlSeconds: read.int('LIMITS_LEASE_TTL_SECONDS', 600, 1, 86_400),
+      redisFailure: read.oneOf(
+        'LIMITS_REDIS_FAILURE',
+        ['fail-open', 'fail-closed'] as const,
+        'fail-open',
+      ),
+      instanceCount: read.int('LIMITS_INSTANCE_COUNT', 1, 1, 10_000),
+      redisTimeoutMs: read.int('LIMITS_REDIS_TIMEOUT_MS', 100, 5, 10_000),
+      redisPrefix: read.string('LIMITS_REDIS_PREFIX') ?? 'guard:limits:',
+    },
     reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
     ledger: {
       batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000),
