@@ -42,7 +42,7 @@ export interface AcquireResult {
 export interface ReleaseInput {
   tokens: RateCounter[];
   usedTokens: number;
-  /** Tokens auth reserved for the call when no memo says (its `max_tokens` + `input_tokens`). */
+  /** Tokens auth reserved for the call when no memo is found. */
   reservedFallback: number;
   /** The memo written by auth, when the call has a request id. */
   memoKey: string | null;

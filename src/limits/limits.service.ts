@@ -163,7 +163,8 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
     const input: ReleaseInput = {
       tokens: this.counters(settings, 'tpm'),
       usedTokens: usage.usedTokens,
-      reservedFallback: usage.reservedFallback,
+      // A call with a request id reserved what its memo says (nothing without one).
+      reservedFallback: usage.requestId === undefined ? usage.reservedFallback : 0,
       memoKey:
         usage.requestId === undefined ? null : this.memoKey(settings.apiKeyId, usage.requestId),
       concurrency:
