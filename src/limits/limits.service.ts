@@ -77,15 +77,16 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
       : null;
     this.shared = this.redis ? new RedisLimitsBackend(this.redis) : null;
     this.redis?.on('error', (error: Error) => this.markDown(error));
-    metrics.gauge(
-      {
-        name: 'guard_limits_redis_up',
-        help: '1 while the Redis of the limits answers, 0 during an outage; absent without REDIS_URL',
-      },
-      (set) => {
-        if (this.redis) set(this.outageSince === null && this.redis.status === 'ready' ? 1 : 0);
-      },
-    );
+    if (this.redis) {
+      const redis = this.redis;
+      metrics.gauge(
+        {
+          name: 'guard_limits_redis_up',
+          help: '1 while the Redis of the limits answers, 0 during an outage (only with REDIS_URL)',
+        },
+        (set) => set(this.outageSince === null && redis.status === 'ready' ? 1 : 0),
+      );
+    }
   }
 
   async onModuleInit(): Promise<void> {
