@@ -1,7 +1,9 @@
 import {
+  addCredit,
   createApiKey,
   createOrganization,
   createTenant,
+  guardHeaders,
   seedUsageBody,
   type Tenant,
 } from './support/factories.js';
@@ -178,6 +180,30 @@ describe('limits (one instance)', () => {
     expect((await auth('c-4')).status).toBe(200);
     expect((await auth('c-5')).status).toBe(200);
     expect((await auth('c-6')).status).toBe(429);
+  });
+
+  it('gives back the lease and the tokens of an auth refused after the limits', async () => {
+    const broke = await createTenant(http, {
+      credit: 0,
+      key: { concurrency_limit: 1, tpm_limit: 10_000 },
+    });
+    const body = { model: broke.model, max_tokens: 4000, request_id: 'broke-1' };
+    for (const answer of [
+      await http.post(AUTH, body, guardHeaders(broke)),
+      await http.post(AUTH, { model: broke.model }, guardHeaders(broke)),
+    ]) {
+      expect(answer.status).toBe(402);
+      expect(answer.body.code).toBe('insufficient_credits');
+    }
+    expect(
+      (await t.db.query('SELECT 1 FROM reservations WHERE api_key_id = $1', [broke.apiKeyId]))
+        .rowCount,
+    ).toBe(0);
+    await addCredit(http, broke.userId, { amount: 5 });
+    // The one slot is free, and the 4000 tokens refused are not held.
+    const answer = await http.post(AUTH, { model: broke.model }, guardHeaders(broke));
+    expect(answer.status).toBe(200);
+    expect(limitHeaders(answer).remainingTokens).toBe('10000');
   });
 
   it('counts and reports in shadow mode, but never refuses', async () => {

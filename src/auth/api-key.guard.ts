@@ -25,7 +25,7 @@ import {
 } from './guard-principal.js';
 import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
-import { LimitsService } from '../limits/limits.service.js';
+import { LimitsService, type LimitVerdict } from '../limits/limits.service.js';
 
 const MAX_MODEL_NAME = 200;
 
@@ -34,6 +34,8 @@ export interface GuardedRequest extends LoggedRequest {
   guardedBody?: object;
   /** Auth with `max_tokens`: what to reserve. */
   reservation?: ReservationRequest;
+  /** Auth: what the limits counted for the call. */
+  limits?: LimitVerdict;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -159,6 +161,13 @@ export class ApiKeyGuard implements CanActivate {
           throw new DomainError('rate_limited', undefined, {
             retryAfterSeconds: verdict.retryAfterSeconds,
           });
+        }
+        request.limits = verdict;
+        try {
+          return runStandingChecks(guardRequest, row!, principal);
+        } catch (error) {
+          await this.limits.cancel(principal.limits, verdict);
+          throw error;
         }
       }
       return runStandingChecks(guardRequest, row!, principal);

@@ -1,7 +1,9 @@
-import { Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiGuardResponses, RATE_LIMIT_HEADERS } from '../common/openapi.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { LimitsService } from '../limits/limits.service.js';
+import type { GuardedRequest } from './api-key.guard.js';
 import { ApiKeyAuth, Principal, ReservationFields } from './api-key-auth.decorator.js';
 import { AuthRequestDto } from './dto/auth-request.dto.js';
 import { AuthResponseDto } from './dto/auth-response.dto.js';
@@ -15,6 +17,7 @@ export class AuthController {
   constructor(
     private readonly lastUsed: LastUsedRecorder,
     private readonly ledger: LedgerService,
+    private readonly limits: LimitsService,
   ) {}
 
   @Post('auth')
@@ -41,17 +44,10 @@ export class AuthController {
   async authenticate(
     @Principal() principal: GuardPrincipal,
     @ReservationFields() reservationRequest: ReservationRequest | undefined,
+    @Req() request: GuardedRequest,
   ): Promise<AuthResponseDto> {
     const reserved = reservationRequest
-      ? await this.ledger.reserve({
-          api_key_id: principal.apiKeyId,
-          payer_user_id: principal.payerUserId,
-          organization_id: principal.organization?.id ?? null,
-          model_id: principal.model.id,
-          input_tokens: reservationRequest.inputTokens ?? 0,
-          max_tokens: reservationRequest.maxTokens,
-          request_id: reservationRequest.requestId ?? null,
-        })
+      ? await this.reserve(principal, reservationRequest, request)
       : undefined;
     await this.lastUsed.recordUse(principal);
     return {
@@ -64,5 +60,27 @@ export class AuthController {
       credit: reserved?.credit ?? principal.credit!,
       ...(reserved ? { reservation: reserved.reservation } : {}),
     };
+  }
+
+  /** The reservation; refused, it gives back what the limits counted for the call. */
+  private async reserve(
+    principal: GuardPrincipal,
+    reservationRequest: ReservationRequest,
+    request: GuardedRequest,
+  ) {
+    try {
+      return await this.ledger.reserve({
+        api_key_id: principal.apiKeyId,
+        payer_user_id: principal.payerUserId,
+        organization_id: principal.organization?.id ?? null,
+        model_id: principal.model.id,
+        input_tokens: reservationRequest.inputTokens ?? 0,
+        max_tokens: reservationRequest.maxTokens,
+        request_id: reservationRequest.requestId ?? null,
+      });
+    } catch (error) {
+      if (request.limits) await this.limits.cancel(principal.limits, request.limits);
+      throw error;
+    }
   }
 }

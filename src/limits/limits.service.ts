@@ -40,6 +40,8 @@ export interface LimitVerdict {
   headers: Record<string, string>;
   /** Whole seconds, at least 1, when refused (or refused in shadow). */
   retryAfterSeconds: number;
+  /** What was counted, to give back with {@link LimitsService.cancel}; null: nothing was. */
+  counted: { reservedTokens: number; requestId: string | undefined; leaseId: string | null } | null;
 }
 
 const REDIS_CONNECT_WAIT_MS = 2000;
@@ -148,7 +150,35 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
       allowed: result.allowed || shadow,
       headers: rateLimitHeaders(result.requests, result.tokens),
       retryAfterSeconds: result.allowed ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
+      counted: result.allowed
+        ? {
+            reservedTokens: call.reservedTokens,
+            requestId: call.requestId,
+            leaseId: input.concurrency?.leaseId ?? null,
+          }
+        : null,
     };
+  }
+
+  /**
+   * Gives back what an auth call took when it is refused after the limits (credit, budget,
+   * cap): its reserved tokens and its lease, so no log-usage is needed to free them.
+   */
+  async cancel(settings: LimitSettings, verdict: LimitVerdict): Promise<void> {
+    const counted = verdict.counted;
+    if (!counted || (counted.reservedTokens === 0 && counted.leaseId === null)) return;
+    const input: ReleaseInput = {
+      tokens: counted.reservedTokens === 0 ? [] : this.counters(settings, 'tpm'),
+      usedTokens: 0,
+      reservedFallback: counted.reservedTokens,
+      memoKey:
+        counted.requestId === undefined ? null : this.memoKey(settings.apiKeyId, counted.requestId),
+      concurrency:
+        counted.leaseId === null
+          ? null
+          : { key: this.leaseKey(settings.apiKeyId), leaseId: counted.leaseId },
+    };
+    await this.settle(input);
   }
 
   /**
@@ -173,6 +203,11 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
           ? null
           : { key: this.leaseKey(settings.apiKeyId), leaseId: usage.requestId ?? null },
     };
+    await this.settle(input);
+  }
+
+  /** Never fails its caller: limits are best effort once a call has been let through. */
+  private async settle(input: ReleaseInput): Promise<void> {
     if (input.tokens.length === 0 && !input.concurrency) return;
     try {
       await this.run(
@@ -181,7 +216,7 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
         false,
       );
     } catch (error) {
-      this.logger.warn(`Usage not counted toward limits: ${(error as Error).message}`);
+      this.logger.warn(`Limits not settled: ${(error as Error).message}`);
     }
   }
 
