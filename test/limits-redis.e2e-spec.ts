@@ -81,35 +81,44 @@ if (REDIS_URL === undefined) {
       it('let 100 ± 1 of 300 round-robin calls through a limit of 100, with headers that agree', async () => {
         const admin = new Http(apps[0].baseUrl);
         const key = await createApiKey(admin, tenant.userId, { rpm_limit: 100 });
-        // Each instance's caches warm on another key, so the burst is short.
+        // Caches and connections warm on another key, with the same burst, so the measured one
+        // is short.
         const warm = await createApiKey(admin, tenant.userId);
-        for (const app of apps) {
-          const answer = await new Http(app.baseUrl).post(
-            AUTH,
-            { model: tenant.model },
-            { SecretKey: tenant.secretKey, Authorization: warm.key },
-          );
-          expect(answer.status).toBe(200);
-        }
+        const warmHeaders = { SecretKey: tenant.secretKey, Authorization: warm.key };
+        const warmed = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            new Http(apps[i % 3].baseUrl).post(AUTH, { model: tenant.model }, warmHeaders),
+          ),
+        );
+        expect(warmed.filter((answer) => answer.status === 200)).toHaveLength(60);
         const headers = { SecretKey: tenant.secretKey, Authorization: key.key };
+        const started = performance.now();
         const answers = await Promise.all(
           Array.from({ length: 300 }, (_, i) =>
             new Http(apps[i % 3].baseUrl).post(AUTH, { model: tenant.model }, headers),
           ),
         );
+        const burstMs = performance.now() - started;
         const ok = answers.filter((answer) => answer.status === 200);
         const refused = answers.filter((answer) => answer.status === 429);
+        // The window slides: one unit of 100/min comes back every 600 ms the burst lasts (on a
+        // busy machine it can last longer than that; the count is exact for the time it took).
+        const returned = Math.floor(burstMs / 600);
+        process.stdout.write(
+          `three instances: ${ok.length} of 300 let through in ${burstMs.toFixed(0)} ms ` +
+            `(${returned} unit(s) back meanwhile)\n`,
+        );
         expect(ok.length + refused.length).toBe(300);
         expect(ok.length).toBeGreaterThanOrEqual(99);
-        expect(ok.length).toBeLessThanOrEqual(101);
-        // Every call let through took one unit of its own: no two saw the same remaining count.
+        expect(ok.length).toBeLessThanOrEqual(101 + returned);
         for (const answer of answers) {
           expect(answer.headers.get('x-ratelimit-limit-requests')).toBe('100');
         }
-        const remaining = ok.map(remainingOf).sort((a, b) => a - b);
-        expect(new Set(remaining).size).toBe(ok.length);
-        expect(remaining[0]).toBe(0);
-        expect(remaining[remaining.length - 1]).toBeGreaterThanOrEqual(98);
+        // Every call let through took a unit of its own: the script counted them one after
+        // another, each count from 99 down to 0 was answered, and a count answered twice is a
+        // unit given back while the burst ran.
+        const remaining = ok.map(remainingOf);
+        expect(new Set(remaining)).toEqual(new Set(Array.from({ length: 100 }, (_, i) => i)));
         for (const answer of refused) {
           expect(answer.body.code).toBe('rate_limited');
           expect(remainingOf(answer)).toBe(0);

@@ -79,6 +79,7 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
       : null;
     this.shared = this.redis ? new RedisLimitsBackend(this.redis) : null;
     this.redis?.on('error', (error: Error) => this.markDown(error));
+    this.redis?.on('ready', () => this.markUp());
     if (this.redis) {
       const redis = this.redis;
       metrics.gauge(
@@ -216,7 +217,10 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
         false,
       );
     } catch (error) {
-      this.logger.warn(`Limits not settled: ${(error as Error).message}`);
+      // During a fail-closed outage there is nowhere to settle; the outage is logged already.
+      if (!(error instanceof LimitsUnavailable)) {
+        this.logger.warn(`Limits not settled: ${(error as Error).message}`);
+      }
     }
   }
 
@@ -240,9 +244,9 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
       this.markDown(new Error(`connection ${this.redis.status}`));
     }
     const policy = this.config.limits.redisFailure;
-    this.metrics.limitsFallbacks.inc({ policy });
+    if (refuses) this.metrics.limitsFallbacks.inc({ policy });
     if (policy === 'fail-closed') {
-      if (!refuses) throw new Error('Redis is unreachable (fail-closed)');
+      if (!refuses) throw new LimitsUnavailable();
       throw new DomainError(
         'service_unavailable',
         'Rate limits cannot be checked right now. Please try again later.',
@@ -357,6 +361,13 @@ export class LimitsService implements OnModuleInit, OnApplicationShutdown {
 
   private memoKey(apiKeyId: string, requestId: string): string {
     return `${this.prefix}memo:${apiKeyId}:${requestId}`;
+  }
+}
+
+/** Redis is unreachable and nothing may be counted without it (`fail-closed`). */
+class LimitsUnavailable extends Error {
+  constructor() {
+    super('Redis for limits is unreachable (fail-closed)');
   }
 }
 
