@@ -83,14 +83,14 @@ if (REDIS_URL === undefined) {
         const key = await createApiKey(admin, tenant.userId, { rpm_limit: 100 });
         // Caches and connections warm on another key, with the same burst, so the measured one
         // is short.
-        const warm = await createApiKey(admin, tenant.userId);
+        const warm = await createApiKey(admin, tenant.userId, { rpm_limit: 10_000_000 });
         const warmHeaders = { SecretKey: tenant.secretKey, Authorization: warm.key };
         const warmed = await Promise.all(
           Array.from({ length: 300 }, (_, i) =>
             new Http(apps[i % 3].baseUrl).post(AUTH, { model: tenant.model }, warmHeaders),
           ),
         );
-        expect(warmed.filter((answer) => answer.status === 200)).toHaveLength(60);
+        expect(warmed.filter((answer) => answer.status === 200)).toHaveLength(300);
         const headers = { SecretKey: tenant.secretKey, Authorization: key.key };
         const started = performance.now();
         const answers = await Promise.all(
