@@ -36,10 +36,12 @@ describe('null in admin updates', () => {
     ['key', 'name', 'PATCH'],
     ['key', 'spend_period', 'PATCH'],
     ['key', 'metadata', 'PATCH'],
+    ['key', 'limits_mode', 'PATCH'],
     ['user', 'credit_plan', 'PATCH'],
     ['organization', 'name', 'PATCH'],
     ['organization', 'spend_roles', 'PATCH'],
     ['organization', 'time_zone', 'PATCH'],
+    ['organization', 'limits_mode', 'PATCH'],
   ];
 
   it.each(cases)('%s: %s null answers 400 and changes nothing', async (target, field, method) => {

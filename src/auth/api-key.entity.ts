@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import type { LimitsMode } from '../limits/limits-mode.js';
 import { User } from '../users/user.entity.js';
 
 export type SpendPeriod = 'lifetime' | 'monthly';
@@ -15,6 +16,9 @@ export type SpendPeriod = 'lifetime' | 'monthly';
 @Entity('api_keys')
 @Check('api_keys_limit_check', `limit_credit_dollar >= 0`)
 @Check('api_keys_rpm_limit_check', `rpm_limit >= 1`)
+@Check('api_keys_tpm_limit_check', `tpm_limit >= 1`)
+@Check('api_keys_concurrency_limit_check', `concurrency_limit >= 1`)
+@Check('api_keys_limits_mode_check', `limits_mode IN ('enforce', 'shadow')`)
 @Check('api_keys_spend_period_check', `spend_period IN ('lifetime', 'monthly')`)
 @Index('api_keys_user_idx', ['userId', 'createdAt'])
 export class ApiKey {
@@ -58,6 +62,18 @@ export class ApiKey {
 
   @Column({ name: 'rpm_limit', type: 'integer', nullable: true })
   rpmLimit: number | null;
+
+  /** Tokens per minute; null means `DEFAULT_TPM_LIMIT`. */
+  @Column({ name: 'tpm_limit', type: 'integer', nullable: true })
+  tpmLimit: number | null;
+
+  /** Requests in flight (auth to log-usage); null means `DEFAULT_CONCURRENCY_LIMIT`. */
+  @Column({ name: 'concurrency_limit', type: 'integer', nullable: true })
+  concurrencyLimit: number | null;
+
+  /** `shadow`: limits are counted and reported but never refuse. */
+  @Column({ name: 'limits_mode', type: 'text', default: 'enforce' })
+  limitsMode: LimitsMode;
 
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt: Date | null;

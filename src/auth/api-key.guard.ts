@@ -1,8 +1,6 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
-import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.constants.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashSecret } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
 import { DomainError, ERRORS, type FieldError } from '../common/error-codes.js';
@@ -12,6 +10,7 @@ import { isUuid } from '../common/uuid.js';
 import {
   EMPTY_ROW,
   runGuardChecks,
+  runStandingChecks,
   type GuardLookupRow,
   type GuardRequest,
 } from './guard-checks.js';
@@ -24,10 +23,9 @@ import {
   type GuardPrincipal,
   type ReservationRequest,
 } from './guard-principal.js';
-import { SlidingWindowRateLimiter } from './rate-limiter.js';
 import { isPossibleLegacyKey, isWellFormedApiKey, parseAuthorization } from './secrets.js';
 import { AuthCache } from '../auth-cache/auth-cache.service.js';
-import { Metrics } from '../metrics/metrics.service.js';
+import { LimitsService, type LimitVerdict } from '../limits/limits.service.js';
 
 const MAX_MODEL_NAME = 200;
 
@@ -36,6 +34,8 @@ export interface GuardedRequest extends LoggedRequest {
   guardedBody?: object;
   /** Auth with `max_tokens`: what to reserve. */
   reservation?: ReservationRequest;
+  /** Auth: what the limits counted for the call. */
+  limits?: LimitVerdict;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -54,12 +54,10 @@ function header(request: FastifyRequest, name: string): string | undefined {
 export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly rateLimiter: SlidingWindowRateLimiter,
+    private readonly limits: LimitsService,
     private readonly lookup: GuardLookupService,
     private readonly cache: AuthCache,
     private readonly throttle: FailedAuthThrottle,
-    private readonly metrics: Metrics,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -100,6 +98,7 @@ export class ApiKeyGuard implements CanActivate {
       reserves: false,
     };
 
+    let requestId: string | undefined;
     if (bodyType) {
       const result = validateDto(bodyType, request.body);
       guardRequest.bodyErrors = result.errors;
@@ -109,6 +108,7 @@ export class ApiKeyGuard implements CanActivate {
       guardRequest.bodyErrors = reservation.errors;
       if (reservation.value) request.reservation = reservation.value;
       guardRequest.reserves = reservation.value !== null;
+      requestId = reservation.requestId;
     }
 
     const secretHash = secretKey ? hashSecret(secretKey) : null;
@@ -148,14 +148,29 @@ export class ApiKeyGuard implements CanActivate {
                 standing: mode === 'auth' && !request.reservation,
               });
       }
-      return runGuardChecks(guardRequest, row, (apiKeyId, rpmLimit) => {
-        const decision = this.rateLimiter.hit(apiKeyId, rpmLimit ?? this.config.defaultRpmLimit);
-        this.metrics.limiter.inc({
-          limiter: 'requests_per_minute',
-          outcome: decision.allowed ? 'allowed' : 'refused',
+      const principal = runGuardChecks(guardRequest, row);
+      if (mode === 'auth') {
+        const reservation = request.reservation;
+        const verdict = await this.limits.acquire(principal.limits, {
+          reservedTokens: reservation ? reservation.maxTokens + (reservation.inputTokens ?? 0) : 0,
+          requestId,
         });
-        return decision;
-      });
+        const reply = context.switchToHttp().getResponse<FastifyReply>();
+        for (const [name, value] of Object.entries(verdict.headers)) void reply.header(name, value);
+        if (!verdict.allowed) {
+          throw new DomainError('rate_limited', undefined, {
+            retryAfterSeconds: verdict.retryAfterSeconds,
+          });
+        }
+        request.limits = verdict;
+        try {
+          return runStandingChecks(guardRequest, row!, principal);
+        } catch (error) {
+          await this.limits.cancel(principal.limits, verdict);
+          throw error;
+        }
+      }
+      return runStandingChecks(guardRequest, row!, principal);
     } catch (error) {
       if (error instanceof DomainError && ERRORS[error.code].status === 401) {
         this.throttle.fail(
@@ -184,6 +199,8 @@ export class ApiKeyGuard implements CanActivate {
 function reservationFields(body: unknown): {
   value: ReservationRequest | null;
   errors: FieldError[] | null;
+  /** The call's `request_id`, with or without `max_tokens`: it names its concurrency lease. */
+  requestId?: string;
 } {
   if (
     body === null ||
@@ -218,14 +235,16 @@ function reservationFields(body: unknown): {
     errors.push({ field: 'request_id', message: 'must be a string of 1 to 255 characters' });
   }
   if (errors.length > 0) return { value: null, errors };
-  if (maxTokens === undefined) return { value: null, errors: null };
+  const id = requestId as string | undefined;
+  if (maxTokens === undefined) return { value: null, errors: null, requestId: id };
   return {
     value: {
       maxTokens: maxTokens as number,
       inputTokens: inputTokens as number | undefined,
-      requestId: requestId as string | undefined,
+      requestId: id,
     },
     errors: null,
+    requestId: id,
   };
 }
 

@@ -33,7 +33,7 @@ const KEY_COLUMNS = `k.id, k.user_id, k.name, k.prefix, k.last4,
   COALESCE((SELECT amount FROM api_key_monthly_spend s
             WHERE s.api_key_id = k.id AND s.month = ${UTC_MONTH}), 0)::text
     AS spent_this_month,
-  k.allowed_models, k.rpm_limit, k.metadata, k.expires_at, k.revoked_at, k.rotated_at,
+  k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit, k.limits_mode, k.metadata, k.expires_at, k.revoked_at, k.rotated_at,
   (SELECT max(h.valid_until) FROM api_key_hashes h
    WHERE h.api_key_id = k.id AND h.valid_until > now()) AS previous_key_valid_until,
   k.last_used_at, k.created_at, k.updated_at`;
@@ -118,6 +118,9 @@ export class ApiKeysService {
       if (dto.allowed_models !== undefined) set('allowed_models', dto.allowed_models);
       if (dto.expires_at !== undefined) set('expires_at', dto.expires_at, '::timestamptz');
       if (dto.rpm_limit !== undefined) set('rpm_limit', dto.rpm_limit);
+      if (dto.tpm_limit !== undefined) set('tpm_limit', dto.tpm_limit);
+      if (dto.concurrency_limit !== undefined) set('concurrency_limit', dto.concurrency_limit);
+      if (dto.limits_mode !== undefined) set('limits_mode', dto.limits_mode);
       if (dto.metadata !== undefined) set('metadata', JSON.stringify(dto.metadata), '::jsonb');
       if (assignments.length > 0) {
         await change.manager.query(
@@ -195,8 +198,8 @@ export class ApiKeysService {
       if (!owner) throw new NotFound('User');
       const [{ id }]: { id: string }[] = await change.manager.query(
         `INSERT INTO api_keys (user_id, name, prefix, last4, limit_credit_dollar, spend_period,
-           allowed_models, rpm_limit, expires_at, metadata)
-         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9::timestamptz, $10::jsonb)
+           allowed_models, rpm_limit, expires_at, metadata, tpm_limit, concurrency_limit, limits_mode)
+         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9::timestamptz, $10::jsonb, $11, $12, $13)
          RETURNING id`,
         [
           dto.user_id,
@@ -209,6 +212,9 @@ export class ApiKeysService {
           dto.rpm_limit ?? null,
           dto.expires_at ?? null,
           JSON.stringify(dto.metadata ?? {}),
+          dto.tpm_limit ?? null,
+          dto.concurrency_limit ?? null,
+          dto.limits_mode ?? 'enforce',
         ],
       );
       await this.addHash(change.manager, id, key, legacy);

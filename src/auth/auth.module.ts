@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
+import { LimitsModule } from '../limits/limits.module.js';
 import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -7,25 +8,23 @@ import { AuthController } from './auth.controller.js';
 import { FailedAuthThrottle } from './failed-auth-throttle.js';
 import { GuardLookupService } from './guard-lookup.service.js';
 import { LastUsedRecorder } from './last-used.recorder.js';
-import { SlidingWindowRateLimiter } from './rate-limiter.js';
 
 @Module({
-  imports: [LedgerModule],
+  imports: [LedgerModule, LimitsModule],
   controllers: [AuthController, ApiKeysController],
   providers: [
     ApiKeyGuard,
     FailedAuthThrottle,
     GuardLookupService,
     LastUsedRecorder,
-    SlidingWindowRateLimiter,
     ApiKeysService,
   ],
   exports: [
+    LimitsModule,
     ApiKeyGuard,
     FailedAuthThrottle,
     GuardLookupService,
     LastUsedRecorder,
-    SlidingWindowRateLimiter,
     ApiKeysService,
   ],
 })

@@ -1,5 +1,10 @@
 import { DomainError } from '../common/error-codes.js';
-import { runGuardChecks, type GuardLookupRow, type GuardRequest } from './guard-checks.js';
+import {
+  runGuardChecks,
+  runStandingChecks,
+  type GuardLookupRow,
+  type GuardRequest,
+} from './guard-checks.js';
 
 const ORG = '8dd141c7-b009-4aba-8dbf-bf0af90b5c62';
 
@@ -12,8 +17,14 @@ const passingRow: GuardLookupRow = {
   api_key_over_cap: false,
   allowed_models: null,
   rpm_limit: null,
+  tpm_limit: null,
+  concurrency_limit: null,
+  limits_mode: 'enforce',
   organization_id: 'org',
   organization_public_id: ORG,
+  organization_rpm_limit: null,
+  organization_tpm_limit: null,
+  organization_limits_mode: 'shadow',
   is_member: true,
   may_spend: true,
   model_id: 'model',
@@ -37,8 +48,15 @@ const passingRequest: GuardRequest = {
   reserves: false,
 };
 
-const allowed = () => ({ allowed: true, retryAfterSeconds: 0 });
-const refused = () => ({ allowed: false, retryAfterSeconds: 7 });
+const allowed = true;
+const refused = false;
+
+/** The whole table as the guard runs it: checks 1–10, the rate limits' verdict (11), then 12. */
+function checkTable(request: GuardRequest, row: GuardLookupRow | null, withinLimits: boolean) {
+  const principal = runGuardChecks(request, row);
+  if (request.mode === 'auth' && !withinLimits) throw new DomainError('rate_limited');
+  return runStandingChecks(request, row!, principal);
+}
 
 /** Every check of the table failing at once, so only the order decides which answers. */
 type Failure = [code: string, request: Partial<GuardRequest>, row: Partial<GuardLookupRow>];
@@ -74,7 +92,7 @@ function codeOf(run: () => unknown): string {
 
 describe(runGuardChecks.name, () => {
   it('lets a request through when every check passes', () => {
-    const principal = runGuardChecks(passingRequest, passingRow, allowed);
+    const principal = checkTable(passingRequest, passingRow, allowed);
     expect(principal).toMatchObject({
       apiKeyId: 'key',
       userId: 'user',
@@ -85,6 +103,19 @@ describe(runGuardChecks.name, () => {
     expect(principal.credit?.remaining?.text).toBe('9.5');
   });
 
+  it('carries the limits of the key and of the organization billed', () => {
+    const row = { ...passingRow, rpm_limit: 60, tpm_limit: 1000, organization_rpm_limit: 500 };
+    expect(runGuardChecks(passingRequest, row).limits).toEqual({
+      apiKeyId: 'key',
+      userId: 'user',
+      key: { rpm: 60, tpm: 1000, concurrency: null, mode: 'enforce' },
+      organization: { id: 'org', rpm: 500, tpm: null, mode: 'shadow' },
+    });
+    expect(
+      runGuardChecks({ ...passingRequest, organization: undefined }, row).limits.organization,
+    ).toBeNull();
+  });
+
   it.each(failures.map((failure, index) => [failure[0], index] as const))(
     'answers %s when it and every later check fail',
     (code, index) => {
@@ -92,30 +123,19 @@ describe(runGuardChecks.name, () => {
       const request = Object.assign({}, passingRequest, ...later.map((failure) => failure[1]));
       const row = Object.assign({}, passingRow, ...later.map((failure) => failure[2]));
       const rate = later.some((failure) => failure[0] === 'rate_limited') ? refused : allowed;
-      expect(codeOf(() => runGuardChecks(request, row, rate))).toBe(code);
+      expect(codeOf(() => checkTable(request, row, rate))).toBe(code);
     },
   );
 
   it('answers a missing SecretKey before looking anything up', () => {
     expect(
-      codeOf(() => runGuardChecks({ ...passingRequest, secretKey: undefined }, null, allowed)),
+      codeOf(() => checkTable({ ...passingRequest, secretKey: undefined }, null, allowed)),
     ).toBe('secret_key_missing');
   });
 
   it('refuses an invoice payer over its limit with billing_limit_exceeded', () => {
     const row = { ...passingRow, credit_plan: 'invoice' as const, has_credit: false };
-    expect(codeOf(() => runGuardChecks(passingRequest, row, allowed))).toBe(
-      'billing_limit_exceeded',
-    );
-  });
-
-  it('carries Retry-After on rate_limited', () => {
-    try {
-      runGuardChecks(passingRequest, passingRow, refused);
-      throw new Error('not refused');
-    } catch (error) {
-      expect((error as DomainError).details.retryAfterSeconds).toBe(7);
-    }
+    expect(codeOf(() => checkTable(passingRequest, row, allowed))).toBe('billing_limit_exceeded');
   });
 
   describe('log-usage', () => {
@@ -124,27 +144,21 @@ describe(runGuardChecks.name, () => {
     it('validates the body after the SecretKey and before the API key', () => {
       const bodyErrors = [{ field: 'input_tokens', message: 'must be an integer' }];
       expect(
-        codeOf(() => runGuardChecks({ ...usage, bodyErrors, secretKey: undefined }, null, allowed)),
+        codeOf(() => checkTable({ ...usage, bodyErrors, secretKey: undefined }, null, allowed)),
       ).toBe('secret_key_missing');
       expect(
         codeOf(() =>
-          runGuardChecks(
-            { ...usage, bodyErrors },
-            { ...passingRow, service_client_id: null },
-            allowed,
-          ),
+          checkTable({ ...usage, bodyErrors }, { ...passingRow, service_client_id: null }, allowed),
         ),
       ).toBe('invalid_secret_key');
       expect(
-        codeOf(() =>
-          runGuardChecks({ ...usage, bodyErrors, apiKey: undefined }, passingRow, allowed),
-        ),
+        codeOf(() => checkTable({ ...usage, bodyErrors, apiKey: undefined }, passingRow, allowed)),
       ).toBe('validation_failed');
     });
 
     it('never refuses for rate or credit: usage that happened is recorded', () => {
       const row = { ...passingRow, has_credit: false, api_key_over_cap: true };
-      expect(codeOf(() => runGuardChecks(usage, row, refused))).toBe('passed');
+      expect(codeOf(() => checkTable(usage, row, refused))).toBe('passed');
     });
   });
 });

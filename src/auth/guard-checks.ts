@@ -2,7 +2,8 @@ import { DomainError, ValidationFailed, type FieldError } from '../common/error-
 import { Decimal } from '../common/decimal.js';
 import { isUuid } from '../common/uuid.js';
 import type { CreditPlan } from '../users/user.entity.js';
-import type { RateDecision } from './rate-limiter.js';
+import type { LimitSettings } from '../limits/limits.service.js';
+import type { LimitsMode } from '../limits/limits-mode.js';
 import type { GuardMode, GuardPrincipal } from './guard-principal.js';
 
 /** What one round trip to Postgres tells about the three headers, the model and the payer. */
@@ -15,8 +16,14 @@ export interface GuardLookupRow {
   api_key_over_cap: boolean | null;
   allowed_models: string[] | null;
   rpm_limit: number | null;
+  tpm_limit: number | null;
+  concurrency_limit: number | null;
+  limits_mode: LimitsMode | null;
   organization_id: string | null;
   organization_public_id: string | null;
+  organization_rpm_limit: number | null;
+  organization_tpm_limit: number | null;
+  organization_limits_mode: LimitsMode | null;
   is_member: boolean | null;
   /** The owner, or a member whose role is in the organization's spend roles. */
   may_spend: boolean | null;
@@ -42,8 +49,14 @@ export const EMPTY_ROW: Readonly<GuardLookupRow> = Object.freeze({
   api_key_over_cap: null,
   allowed_models: null,
   rpm_limit: null,
+  tpm_limit: null,
+  concurrency_limit: null,
+  limits_mode: null,
   organization_id: null,
   organization_public_id: null,
+  organization_rpm_limit: null,
+  organization_tpm_limit: null,
+  organization_limits_mode: null,
   is_member: null,
   may_spend: null,
   model_id: null,
@@ -72,15 +85,11 @@ export interface GuardRequest {
 }
 
 /**
- * The contract's check table, in its order: the first failing check answers. Log-usage
- * validates its body after the SecretKey checks and skips the rate and credit checks, since
- * usage that happened is always recorded.
+ * The contract's check table, in its order, up to the model checks (1–10): the first failing
+ * check answers. Log-usage validates its body after the SecretKey checks. Then come the rate
+ * limits (11, counted by the limits, auth only) and {@link runStandingChecks} (12).
  */
-export function runGuardChecks(
-  request: GuardRequest,
-  row: GuardLookupRow | null,
-  rateLimit: (apiKeyId: string, rpmLimit: number | null) => RateDecision,
-): GuardPrincipal {
+export function runGuardChecks(request: GuardRequest, row: GuardLookupRow | null): GuardPrincipal {
   if (!request.secretKey) throw new DomainError('secret_key_missing');
   if (!row?.service_client_id) throw new DomainError('invalid_secret_key');
   if (request.mode === 'usage' && request.bodyErrors)
@@ -116,29 +125,6 @@ export function runGuardChecks(
   }
   if (!row.payer_id) throw new Error('API key without a payer');
 
-  let credit: GuardPrincipal['credit'] = null;
-  if (request.mode === 'auth') {
-    const decision = rateLimit(row.api_key_id, row.rpm_limit);
-    if (!decision.allowed) {
-      throw new DomainError('rate_limited', undefined, {
-        retryAfterSeconds: decision.retryAfterSeconds,
-      });
-    }
-  }
-  if (request.mode === 'auth' && !request.reserves) {
-    if (!row.credit_plan) throw new Error('Payer without a credit plan');
-    credit = { plan: row.credit_plan, remaining: Decimal.of(row.remaining) };
-    if (!row.has_credit) {
-      throw new DomainError(
-        row.credit_plan === 'prepaid' ? 'insufficient_credits' : 'billing_limit_exceeded',
-      );
-    }
-    if (organization && row.organization_under_budget === false) {
-      throw new DomainError('organization_budget_exceeded');
-    }
-    if (row.api_key_over_cap) throw new DomainError('api_key_limit_exceeded');
-  }
-
   return {
     serviceClientId: row.service_client_id,
     apiKeyId: row.api_key_id,
@@ -146,6 +132,54 @@ export function runGuardChecks(
     organization,
     payerUserId: row.payer_id,
     model: { id: row.model_id, uniqueName: row.model_name },
-    credit,
+    credit: null,
+    limits: limitSettingsOf(row, row.api_key_id, row.api_key_user_id, organization),
+  };
+}
+
+/** Check 12 of auth without a reservation (which checks the same on the locked rows). */
+export function runStandingChecks(
+  request: GuardRequest,
+  row: GuardLookupRow,
+  principal: GuardPrincipal,
+): GuardPrincipal {
+  if (request.mode !== 'auth' || request.reserves) return principal;
+  if (!row.credit_plan) throw new Error('Payer without a credit plan');
+  const credit = { plan: row.credit_plan, remaining: Decimal.of(row.remaining) };
+  if (!row.has_credit) {
+    throw new DomainError(
+      row.credit_plan === 'prepaid' ? 'insufficient_credits' : 'billing_limit_exceeded',
+    );
+  }
+  if (principal.organization && row.organization_under_budget === false) {
+    throw new DomainError('organization_budget_exceeded');
+  }
+  if (row.api_key_over_cap) throw new DomainError('api_key_limit_exceeded');
+  return { ...principal, credit };
+}
+
+function limitSettingsOf(
+  row: GuardLookupRow,
+  apiKeyId: string,
+  userId: string,
+  organization: GuardPrincipal['organization'],
+): LimitSettings {
+  return {
+    apiKeyId,
+    userId,
+    key: {
+      rpm: row.rpm_limit,
+      tpm: row.tpm_limit,
+      concurrency: row.concurrency_limit,
+      mode: row.limits_mode ?? 'enforce',
+    },
+    organization: organization
+      ? {
+          id: organization.id,
+          rpm: row.organization_rpm_limit,
+          tpm: row.organization_tpm_limit,
+          mode: row.organization_limits_mode ?? 'enforce',
+        }
+      : null,
   };
 }

@@ -8,6 +8,7 @@ import {
   organizationStandingQuery,
   payerStandingQuery,
 } from '../ledger/ledger-sql.js';
+import type { LimitsMode } from '../limits/limits-mode.js';
 import type { CreditPlan } from '../users/user.entity.js';
 import { EMPTY_ROW, type GuardLookupRow } from './guard-checks.js';
 
@@ -30,7 +31,8 @@ const SECRET_SQL = `
 
 function keySql(keyHash: string): string {
   return `
-  SELECT k.id, k.user_id, k.allowed_models, k.rpm_limit,
+  SELECT k.id, k.user_id, k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit,
+    k.limits_mode,
     (k.revoked_at IS NOT NULL AND k.revoked_at <= now())
       OR (h.valid_until IS NOT NULL AND h.valid_until <= now()) AS revoked,
     (k.expires_at IS NOT NULL AND k.expires_at <= now()) AS expired,
@@ -58,8 +60,14 @@ SELECT
   ks.over_cap AS api_key_over_cap,
   k.allowed_models,
   k.rpm_limit,
+  k.tpm_limit,
+  k.concurrency_limit,
+  k.limits_mode,
   o.id AS organization_id,
   o.public_id AS organization_public_id,
+  o.rpm_limit AS organization_rpm_limit,
+  o.tpm_limit AS organization_tpm_limit,
+  o.limits_mode AS organization_limits_mode,
   (o.owner_user_id = k.user_id OR m.id IS NOT NULL) AS is_member,
   (o.owner_user_id = k.user_id OR m.role = ANY (o.spend_roles)) AS may_spend,
   md.id AS model_id,
@@ -86,6 +94,9 @@ interface CachedKey {
   userId: string;
   allowedModels: string[] | null;
   rpmLimit: number | null;
+  tpmLimit: number | null;
+  concurrencyLimit: number | null;
+  limitsMode: LimitsMode;
   revoked: boolean;
   expired: boolean;
 }
@@ -95,6 +106,9 @@ interface CachedOrganization {
   publicId: string;
   ownerUserId: string;
   spendRoles: string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  limitsMode: LimitsMode;
 }
 
 interface CachedPayer {
@@ -170,6 +184,9 @@ export class GuardLookupService {
             userId: found.user_id as string,
             allowedModels: found.allowed_models as string[] | null,
             rpmLimit: found.rpm_limit as number | null,
+            tpmLimit: found.tpm_limit as number | null,
+            concurrencyLimit: found.concurrency_limit as number | null,
+            limitsMode: found.limits_mode as LimitsMode,
             revoked: found.revoked as boolean,
             expired: found.expired as boolean,
           }
@@ -185,6 +202,9 @@ export class GuardLookupService {
       api_key_expired: key.expired,
       allowed_models: key.allowedModels,
       rpm_limit: key.rpmLimit,
+      tpm_limit: key.tpmLimit,
+      concurrency_limit: key.concurrencyLimit,
+      limits_mode: key.limitsMode,
     });
 
     let payerId = key.userId;
@@ -193,7 +213,8 @@ export class GuardLookupService {
         const [found]: CachedOrganization[] = await preparedQuery(
           this.dataSource,
           'guard_organization',
-          `SELECT id, public_id AS "publicId", owner_user_id AS "ownerUserId", spend_roles AS "spendRoles"
+          `SELECT id, public_id AS "publicId", owner_user_id AS "ownerUserId", spend_roles AS "spendRoles",
+             rpm_limit AS "rpmLimit", tpm_limit AS "tpmLimit", limits_mode AS "limitsMode"
            FROM organizations WHERE public_id = $1`,
           [params.organizationPublicId],
         );
@@ -202,6 +223,9 @@ export class GuardLookupService {
       if (organization) {
         row.organization_id = organization.id;
         row.organization_public_id = organization.publicId;
+        row.organization_rpm_limit = organization.rpmLimit;
+        row.organization_tpm_limit = organization.tpmLimit;
+        row.organization_limits_mode = organization.limitsMode;
         payerId = organization.ownerUserId;
         if (organization.ownerUserId === key.userId) {
           row.is_member = true;

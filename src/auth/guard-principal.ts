@@ -1,4 +1,5 @@
 import type { Decimal } from '../common/decimal.js';
+import type { LimitSettings } from '../limits/limits.service.js';
 import type { CreditPlan } from '../users/user.entity.js';
 
 /** Who is calling a guard route, resolved from its three headers by `ApiKeyGuard`. */
@@ -14,6 +15,8 @@ export interface GuardPrincipal {
   model: { id: string; uniqueName: string };
   /** The payer's standing; read for `/auth` only (log-usage never refuses for credit). */
   credit: { plan: CreditPlan; remaining: Decimal | null } | null;
+  /** The limits the call falls under, from its key and organization. */
+  limits: LimitSettings;
 }
 
 export type GuardMode = 'auth' | 'usage';

@@ -20,6 +20,8 @@ interface ErrorAnswer {
   description: string;
   /** `Retry-After` is sent with every such answer (`always`) or with some of them. */
   retryAfter?: 'always' | 'sometimes';
+  /** Other headers of such answers. */
+  headers?: Record<string, object>;
 }
 
 export type ErrorAnswers = Partial<Record<ErrorStatus, string | ErrorAnswer>>;
@@ -30,29 +32,76 @@ const RETRY_AFTER_SECONDS = {
 } as const;
 
 function errorResponse(status: ErrorStatus, answer: string | ErrorAnswer): ApiResponseOptions {
-  const { description, retryAfter } =
+  const { description, retryAfter, headers } =
     typeof answer === 'string' ? { description: answer, retryAfter: undefined } : answer;
   return {
     status,
     description,
     type: ErrorResponseDto,
-    ...(retryAfter
+    ...(retryAfter || headers
       ? {
           headers: {
-            'Retry-After': {
-              ...RETRY_AFTER_SECONDS,
-              required: retryAfter === 'always',
-              ...(retryAfter === 'sometimes'
-                ? {
-                    description: `${RETRY_AFTER_SECONDS.description} Sent when the database is unreachable.`,
-                  }
-                : {}),
-            },
+            ...headers,
+            ...(retryAfter
+              ? {
+                  'Retry-After': {
+                    ...RETRY_AFTER_SECONDS,
+                    required: retryAfter === 'always',
+                    ...(retryAfter === 'sometimes'
+                      ? {
+                          description: `${RETRY_AFTER_SECONDS.description} Sent when the database is unreachable.`,
+                        }
+                      : {}),
+                  },
+                }
+              : {}),
           },
         }
       : {}),
   };
 }
+
+const DURATION_SCHEMA = { type: 'string', pattern: '^(\\d+h)?(\\d+m)?(\\d+(\\.\\d+)?s|\\d+ms)$' };
+
+/**
+ * The OpenAI-style limit headers of every auth answer (200 and 429): for requests always, for
+ * tokens when a token limit applies; each for the tightest limit of its kind (key, user,
+ * organization), after this call was counted.
+ */
+export const RATE_LIMIT_HEADERS: Record<string, object> = {
+  'x-ratelimit-limit-requests': {
+    description: 'Requests per minute allowed by the tightest request limit.',
+    required: true,
+    schema: { type: 'integer', minimum: 1, example: 60 },
+  },
+  'x-ratelimit-remaining-requests': {
+    description: 'Requests still allowed now under that limit, after this one.',
+    required: true,
+    schema: { type: 'integer', minimum: 0, example: 59 },
+  },
+  'x-ratelimit-reset-requests': {
+    description:
+      'Time until that limit is whole again, as a duration (`1s`, `6m0s`, `20ms`; `0s`: whole).',
+    required: true,
+    schema: { ...DURATION_SCHEMA, example: '1s' },
+  },
+  'x-ratelimit-limit-tokens': {
+    description: 'Tokens per minute allowed by the tightest token limit (when one applies).',
+    required: false,
+    schema: { type: 'integer', minimum: 1, example: 100000 },
+  },
+  'x-ratelimit-remaining-tokens': {
+    description:
+      'Tokens still allowed now under that limit, after what this call reserved (`max_tokens` + `input_tokens`).',
+    required: false,
+    schema: { type: 'integer', minimum: 0, example: 99800 },
+  },
+  'x-ratelimit-reset-tokens': {
+    description: 'Time until that token limit is whole again, as a duration.',
+    required: false,
+    schema: { ...DURATION_SCHEMA, example: '120ms' },
+  },
+};
 
 /**
  * Documents these answers of a route. An entry for a status replaces what a decorator applied
@@ -175,9 +224,23 @@ export function ApiGuardResponses(mode: 'auth' | 'usage'): MethodDecorator {
           409: '`conflict`: an open reservation already has this `request_id`.',
           429: {
             description:
-              '`rate_limited`: the key is over its requests per minute (`rpm_limit`, else ' +
-              '`DEFAULT_RPM_LIMIT`), or the caller is throttled after repeated failed authentications. ' +
-              'Retry after `Retry-After` seconds.',
+              '`rate_limited`: a limit has no room for this call: requests or tokens per minute of ' +
+              "the key, its user or the organization billed, or the key's calls in flight " +
+              '(the `x-ratelimit-*` headers report the tightest request and token limits; nothing ' +
+              'was counted). `auth_throttled`: the caller is throttled after repeated failed ' +
+              'authentications (without `x-ratelimit-*`). Retry after `Retry-After` seconds.',
+            retryAfter: 'always',
+            headers: Object.fromEntries(
+              Object.entries(RATE_LIMIT_HEADERS).map(([name, header]) => [
+                name,
+                { ...header, required: false },
+              ]),
+            ),
+          },
+          503: {
+            description:
+              `${DATABASE_DOWN.description} Also when Redis, which holds the limits, is ` +
+              'unreachable and `LIMITS_REDIS_FAILURE=fail-closed`.',
             retryAfter: 'always',
           },
         }

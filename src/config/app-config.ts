@@ -19,6 +19,29 @@ export interface DatabaseConfig {
   idleTimeoutMs: number;
 }
 
+export interface LimitsConfig {
+  /** Tokens per minute per API key; null: no such limit. */
+  defaultTpmLimit: number | null;
+  /** Requests and tokens per minute per user, over all their keys; null: no such limit. */
+  defaultUserRpmLimit: number | null;
+  defaultUserTpmLimit: number | null;
+  /** Requests and tokens per minute per organization billed; null: no such limit. */
+  defaultOrganizationRpmLimit: number | null;
+  defaultOrganizationTpmLimit: number | null;
+  /** Requests in flight per API key (auth to log-usage); null: no such limit. */
+  defaultConcurrencyLimit: number | null;
+  /** How long a concurrency lease lives when no log-usage ends it. */
+  leaseTtlSeconds: number;
+  /** With `REDIS_URL` unreachable: count locally (a share of each limit), or answer 503. */
+  redisFailure: 'fail-open' | 'fail-closed';
+  /** Instances sharing the limits: while Redis is down, each enforces limit ÷ this count. */
+  instanceCount: number;
+  /** Longest a limits command may take before the request goes on without Redis. */
+  redisTimeoutMs: number;
+  /** Prefix of every Redis key the limits write. */
+  redisPrefix: string;
+}
+
 export interface AppConfig {
   production: boolean;
   host: string;
@@ -28,6 +51,7 @@ export interface AppConfig {
   logLevel: LogLevel;
   database: DatabaseConfig;
   defaultRpmLimit: number;
+  limits: LimitsConfig;
   /** How long a reservation made by `/auth` holds credit when no usage settles it. */
   reservationTtlSeconds: number;
   ledger: {
@@ -52,6 +76,10 @@ export interface AppConfig {
   authFailureLimit: number;
   /** Port of the Prometheus `/metrics` listener; 0 picks a free one, null is off. */
   metricsPort: number | null;
+  /** Redis for limits shared by every instance (`REDIS_URL`); unset: counted in process. */
+  redisUrl: string | undefined;
+  /** Worker processes serving one port (`WEB_CONCURRENCY`). */
+  webConcurrency: number;
   /** Largest JSON request body accepted, in bytes. */
   bodyLimitBytes: number;
   /**
@@ -94,6 +122,13 @@ class EnvReader {
       return fallback;
     }
     return Number(raw);
+  }
+
+  /** An optional integer: unset (or `off`) is null. */
+  optionalInt(name: string, min: number, max: number): number | null {
+    const raw = this.string(name);
+    if (raw === undefined || raw === 'off') return null;
+    return this.int(name, min, min, max);
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -177,6 +212,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
       idleTimeoutMs: read.int('DB_IDLE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     },
     defaultRpmLimit: read.int('DEFAULT_RPM_LIMIT', 60, 1, 10_000_000),
+    limits: {
+      defaultTpmLimit: read.optionalInt('DEFAULT_TPM_LIMIT', 1, 2_000_000_000),
+      defaultUserRpmLimit: read.optionalInt('DEFAULT_USER_RPM_LIMIT', 1, 10_000_000),
+      defaultUserTpmLimit: read.optionalInt('DEFAULT_USER_TPM_LIMIT', 1, 2_000_000_000),
+      defaultOrganizationRpmLimit: read.optionalInt('DEFAULT_ORG_RPM_LIMIT', 1, 10_000_000),
+      defaultOrganizationTpmLimit: read.optionalInt('DEFAULT_ORG_TPM_LIMIT', 1, 2_000_000_000),
+      defaultConcurrencyLimit: read.optionalInt('DEFAULT_CONCURRENCY_LIMIT', 1, 1_000_000),
+      leaseTtlSeconds: read.int('LIMITS_LEASE_TTL_SECONDS', 600, 1, 86_400),
+      redisFailure: read.oneOf(
+        'LIMITS_REDIS_FAILURE',
+        ['fail-open', 'fail-closed'] as const,
+        'fail-open',
+      ),
+      instanceCount: read.int('LIMITS_INSTANCE_COUNT', 1, 1, 10_000),
+      redisTimeoutMs: read.int('LIMITS_REDIS_TIMEOUT_MS', 100, 5, 10_000),
+      redisPrefix: read.string('LIMITS_REDIS_PREFIX') ?? 'guard:limits:',
+    },
     reservationTtlSeconds: read.int('RESERVATION_TTL_SECONDS', 600, 1, 86_400),
     ledger: {
       batchMax: read.int('LEDGER_BATCH_MAX', 256, 1, 5000),
@@ -192,12 +244,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authFailureLimit: read.int('AUTH_FAILURE_LIMIT', 120, 1, 10_000_000),
     metricsPort:
       read.string('METRICS_PORT') === 'off' ? null : read.int('METRICS_PORT', 9464, 0, 65535),
+    redisUrl: read.string('REDIS_URL'),
+    webConcurrency: read.int('WEB_CONCURRENCY', 1, 1, 256),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
     shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
   };
 
+  if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {
+    read.problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (config.webConcurrency > 1 && config.redisUrl === undefined) {
+    read.problems.push(
+      `WEB_CONCURRENCY=${config.webConcurrency} needs REDIS_URL: without it each worker would ` +
+        'count rate limits on its own, multiplying every limit by the number of workers',
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

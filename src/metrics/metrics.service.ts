@@ -17,7 +17,7 @@ const LATENCY_BUCKETS = [
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 export type CacheOutcome = 'hit' | 'miss' | 'negative_hit' | 'bypass';
-export type LimiterOutcome = 'allowed' | 'refused';
+export type LimiterOutcome = 'allowed' | 'refused' | 'shadow_refused';
 
 /**
  * Every Prometheus metric the service exports, on a registry of its own (one per application,
@@ -68,8 +68,21 @@ export class Metrics {
   });
   readonly limiter = this.counter({
     name: 'guard_limiter_decisions_total',
-    help: 'Limiter outcomes by limiter (requests_per_minute, failed_auth) and outcome',
+    help:
+      'Limiter outcomes by limiter (requests_per_minute, tokens_per_minute, concurrency, ' +
+      'failed_auth) and outcome (allowed, refused, shadow_refused: over a limit in shadow mode)',
     labelNames: ['limiter', 'outcome'],
+  });
+  readonly limitsRedisOutages = this.counter({
+    name: 'guard_limits_redis_outages_total',
+    help: 'Times the Redis of the limits became unreachable',
+  });
+  readonly limitsFallbacks = this.counter({
+    name: 'guard_limits_redis_fallbacks_total',
+    help:
+      'Limit checks made without Redis while it was unreachable, by policy (fail-open: counted ' +
+      'locally on a share of each limit; fail-closed: auth answered 503)',
+    labelNames: ['policy'],
   });
 
   constructor() {

@@ -23,6 +23,7 @@ import type {
 
 const ORGANIZATION_SELECT = `
 SELECT id, public_id, name, owner_user_id, spend_roles, monthly_budget::text, time_zone,
+  rpm_limit, tpm_limit, limits_mode,
   created_at, updated_at, created_at::text AS created_at_text
 FROM organizations`;
 
@@ -114,7 +115,10 @@ export class OrganizationsService {
       await change.manager.query(
         `UPDATE organizations SET name = COALESCE($2, name), spend_roles = COALESCE($3, spend_roles),
            monthly_budget = CASE WHEN $4 THEN $5::numeric ELSE monthly_budget END,
-           time_zone = COALESCE($6, time_zone), updated_at = now()
+           time_zone = COALESCE($6, time_zone),
+           rpm_limit = CASE WHEN $7 THEN $8::integer ELSE rpm_limit END,
+           tpm_limit = CASE WHEN $9 THEN $10::integer ELSE tpm_limit END,
+           limits_mode = COALESCE($11, limits_mode), updated_at = now()
          WHERE id = $1`,
         [
           before.id,
@@ -125,6 +129,11 @@ export class OrganizationsService {
             ? null
             : String(dto.monthly_budget),
           dto.time_zone ?? null,
+          dto.rpm_limit !== undefined,
+          dto.rpm_limit ?? null,
+          dto.tpm_limit !== undefined,
+          dto.tpm_limit ?? null,
+          dto.limits_mode ?? null,
         ],
       );
       const after = await this.get(before.id, change.manager);

@@ -7,6 +7,7 @@ import { LastUsedRecorder } from '../auth/last-used.recorder.js';
 import { SEED_USAGE_BODY } from '../auth/seed-examples.js';
 import { ValidationFailed } from '../common/error-codes.js';
 import { ApiGuardResponses } from '../common/openapi.js';
+import { LimitsService } from '../limits/limits.service.js';
 import { RecordUsageDto } from './dto/record-usage.dto.js';
 import { UsageResponseDto } from './dto/usage-response.dto.js';
 import { UsageService } from './usage.service.js';
@@ -17,6 +18,7 @@ export class UsageController {
   constructor(
     private readonly usage: UsageService,
     private readonly lastUsed: LastUsedRecorder,
+    private readonly limits: LimitsService,
   ) {}
 
   @Post('log-usage')
@@ -31,7 +33,9 @@ export class UsageController {
       'A 201 means the row is committed. With `request_id` (or `Idempotency-Key`), a replay of the ' +
       'same body answers the first response with `Idempotent-Replayed: true` and writes nothing; ' +
       'the same id with another body is 422. A duplicate sent while the first is in flight waits ' +
-      'for it (up to 5 s, then 409 `idempotency_in_flight`).',
+      'for it (up to 5 s, then 409 `idempotency_in_flight`). The tokens count toward the token ' +
+      "limits (in place of what auth reserved for the call) and the call's concurrency lease ends; " +
+      'never refused for a limit.',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -77,6 +81,18 @@ export class UsageController {
     }
     const recorded = await this.usage.record(principal, dto);
     await this.lastUsed.recordUse(principal);
+    if (!recorded.replayed) {
+      // What auth reserved, when no memo of the call says: the same fields of its body.
+      const reservedFallback =
+        dto.max_tokens === undefined || dto.max_tokens === null
+          ? 0
+          : dto.max_tokens + dto.input_tokens;
+      await this.limits.release(principal.limits, {
+        usedTokens: dto.input_tokens + dto.output_tokens,
+        reservedFallback,
+        requestId: dto.request_id ?? undefined,
+      });
+    }
     if (recorded.replayed) void reply.header('idempotent-replayed', 'true');
     void reply.type('application/json; charset=utf-8');
     return recorded.json;

@@ -6,12 +6,15 @@ interface Link {
 }
 
 /**
- * A TCP proxy in front of Postgres whose connections can be frozen: bytes stop flowing both
- * ways and neither end is told, as when a NAT or load balancer drops a connection silently.
+ * A TCP proxy in front of Postgres or Redis whose connections can be frozen (bytes stop flowing
+ * both ways and neither end is told, as when a NAT or load balancer drops a connection
+ * silently), or cut: every connection closed and new ones refused, as when the server is down,
+ * until `resume()`.
  */
 export class TcpProxy {
   private readonly links: Link[] = [];
   private server: Server | null = null;
+  private isCut = false;
   port = 0;
 
   constructor(
@@ -21,6 +24,10 @@ export class TcpProxy {
 
   async start(): Promise<void> {
     this.server = createServer((client) => {
+      if (this.isCut) {
+        client.destroy();
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       const link = { client, upstream };
       this.links.push(link);
@@ -37,7 +44,7 @@ export class TcpProxy {
     this.port = (this.server.address() as { port: number }).port;
   }
 
-  /** The URL `url` (a Postgres URL) through this proxy. */
+  /** The URL `url` (a Postgres or Redis URL) through this proxy. */
   url(url: string): string {
     const proxied = new URL(url);
     proxied.hostname = '127.0.0.1';
@@ -57,6 +64,20 @@ export class TcpProxy {
     link.client.pause();
     link.upstream.pause();
     return true;
+  }
+
+  /** Closes every connection, and closes each new one at once, until {@link resume}. */
+  cut(): void {
+    this.isCut = true;
+    for (const { client, upstream } of this.links.splice(0)) {
+      client.destroy();
+      upstream.destroy();
+    }
+  }
+
+  /** Lets connections through again after {@link cut}. */
+  resume(): void {
+    this.isCut = false;
   }
 
   async stop(): Promise<void> {

@@ -26,6 +26,14 @@ export class ApiKeyResponseDto {
   /** Requests per minute on `/api/guard/auth`; null: `DEFAULT_RPM_LIMIT`. */
   @ApiInteger({ nullable: true, example: 600 })
   rpm_limit: number | null;
+  /** Tokens per minute on `/api/guard/auth`; null: `DEFAULT_TPM_LIMIT`. */
+  @ApiInteger({ nullable: true, example: 100000 })
+  tpm_limit: number | null;
+  /** Calls in flight at once; null: `DEFAULT_CONCURRENCY_LIMIT`. */
+  @ApiInteger({ nullable: true, example: 8 })
+  concurrency_limit: number | null;
+  /** `enforce`, or `shadow`: limits counted and reported, never refusing. */
+  limits_mode: 'enforce' | 'shadow';
   metadata: object;
   expires_at: Date | null;
   revoked_at: Date | null;

@@ -18,6 +18,7 @@ import { IsInstant } from '../../common/instant.js';
 import { ApiDateTime, ApiInteger, ApiMoney } from '../../common/openapi.js';
 import type { SpendPeriod } from '../api-key.entity.js';
 import { IsOptionalNonNull } from '../../common/validation.js';
+import { LIMITS_MODES, type LimitsMode } from '../../limits/limits-mode.js';
 
 /** The settings of a key, shared by create, import and update. */
 export class ApiKeySettingsDto {
@@ -77,6 +78,41 @@ export class ApiKeySettingsDto {
   @Max(10_000_000)
   @IsInt()
   rpm_limit?: number | null;
+
+  /**
+   * Tokens per minute on `/api/guard/auth` (reserved from `max_tokens` + `input_tokens`, settled
+   * by log-usage); null: `DEFAULT_TPM_LIMIT` (none when unset).
+   * @example 100000
+   */
+  @ApiInteger()
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Min(1)
+  @Max(2_000_000_000)
+  @IsInt()
+  tpm_limit?: number | null;
+
+  /**
+   * Calls in flight at once (from auth to its log-usage, or the lease's expiry); null:
+   * `DEFAULT_CONCURRENCY_LIMIT` (none when unset).
+   * @example 8
+   */
+  @ApiInteger()
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Min(1)
+  @Max(1_000_000)
+  @IsInt()
+  concurrency_limit?: number | null;
+
+  /**
+   * `enforce` (default): over a limit, auth answers 429. `shadow`: the limits are counted and
+   * reported in the headers, but never refuse.
+   * @example "shadow"
+   */
+  @IsOptionalNonNull()
+  @IsIn(LIMITS_MODES)
+  limits_mode?: LimitsMode;
 
   /**
    * Free-form labels, a JSON object of at most 8 KiB.

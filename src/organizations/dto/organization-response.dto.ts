@@ -1,5 +1,5 @@
 import type { Decimal } from '../../common/decimal.js';
-import { ApiMoney } from '../../common/openapi.js';
+import { ApiInteger, ApiMoney } from '../../common/openapi.js';
 
 export class OrganizationResponseDto {
   /** Internal id, used in admin paths (the public_id works there too). */
@@ -15,6 +15,14 @@ export class OrganizationResponseDto {
   monthly_budget: Decimal | null;
   /** The time zone of the budget's calendar months. @example "UTC" */
   time_zone: string;
+  /** Requests per minute of calls billed here; null: `DEFAULT_ORG_RPM_LIMIT`. */
+  @ApiInteger({ nullable: true, example: 6000 })
+  rpm_limit: number | null;
+  /** Tokens per minute of calls billed here; null: `DEFAULT_ORG_TPM_LIMIT`. */
+  @ApiInteger({ nullable: true, example: 1000000 })
+  tpm_limit: number | null;
+  /** `enforce`, or `shadow`: limits counted and reported, never refusing. */
+  limits_mode: 'enforce' | 'shadow';
   created_at: Date;
   updated_at: Date;
 }

@@ -2,6 +2,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsIn,
+  IsInt,
   IsNumber,
   IsOptional,
   IsString,
@@ -11,7 +12,8 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { ApiMoney } from '../../common/openapi.js';
+import { ApiInteger, ApiMoney } from '../../common/openapi.js';
+import { LIMITS_MODES, type LimitsMode } from '../../limits/limits-mode.js';
 import type { MemberRole } from '../organization-member.entity.js';
 import { IsOptionalNonNull } from '../../common/validation.js';
 
@@ -55,6 +57,41 @@ export class UpdateOrganizationDto {
   @Length(1, 64)
   @IsString()
   time_zone?: string;
+
+  /**
+   * Requests per minute on `/api/guard/auth` of every call billed to the organization; null:
+   * `DEFAULT_ORG_RPM_LIMIT` (none when unset).
+   * @example 6000
+   */
+  @ApiInteger()
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Min(1)
+  @Max(10_000_000)
+  @IsInt()
+  rpm_limit?: number | null;
+
+  /**
+   * Tokens per minute of every call billed to the organization; null: `DEFAULT_ORG_TPM_LIMIT`
+   * (none when unset).
+   * @example 1000000
+   */
+  @ApiInteger()
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Min(1)
+  @Max(2_000_000_000)
+  @IsInt()
+  tpm_limit?: number | null;
+
+  /**
+   * `enforce` (default), or `shadow`: every call billed here is counted and reported against
+   * its limits but never refused.
+   * @example "shadow"
+   */
+  @IsOptionalNonNull()
+  @IsIn(LIMITS_MODES)
+  limits_mode?: LimitsMode;
 }
 
 export class TransferOrganizationDto {
