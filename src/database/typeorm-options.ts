@@ -34,6 +34,7 @@ import { RepairMonthFunction1795780000000 } from './migrations/1795780000000-Rep
 import { AddPlatformRollups1795785000000 } from './migrations/1795785000000-AddPlatformRollups.js';
 import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
 import { FixSpendRolesDefault1795800000000 } from './migrations/1795800000000-FixSpendRolesDefault.js';
+import { AddPayerToUsageKeys1795900000000 } from './migrations/1795900000000-AddPayerToUsageKeys.js';
 
 export const ENTITIES = [
   User,
@@ -73,6 +74,7 @@ export const MIGRATIONS = [
   AddPlatformRollups1795785000000,
   AddReservationModels1795790000000,
   FixSpendRolesDefault1795800000000,
+  AddPayerToUsageKeys1795900000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
