@@ -101,6 +101,21 @@ async function workerOf(service: ServiceProcess, connection: Connection): Promis
   throw new Error(`no request line for ${requestId}:\n${service.output()}`);
 }
 
+/** TEST_REDIS_URL set and unreachable is a failure, not a reason to skip. */
+async function expectRedisAnswers(url: string): Promise<void> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await redis.connect();
+    expect(await redis.ping()).toBe('PONG');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe('WEB_CONCURRENCY without REDIS_URL', () => {
   it('is refused at start with the reason, before any worker or database starts', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'guard-cluster-refused-'));
@@ -141,18 +156,7 @@ if (REDIS_URL) {
     const report: string[] = [];
 
     beforeAll(async () => {
-      // Set and unreachable is a failure, not a reason to skip.
-      const redis = new Redis(REDIS_URL, {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      try {
-        await redis.connect();
-        expect(await redis.ping()).toBe('PONG');
-      } finally {
-        redis.disconnect();
-      }
+      await expectRedisAnswers(REDIS_URL);
       database = await createTestDatabase();
       db = new pg.Client({ connectionString: database.url });
       await db.connect();
@@ -312,6 +316,7 @@ if (REDIS_URL) {
     let dataDir: string;
 
     beforeAll(async () => {
+      await expectRedisAnswers(REDIS_URL);
       dataDir = await mkdtemp(join(tmpdir(), 'guard-cluster-embedded-'));
       await chmod(dataDir, 0o755);
     });
