@@ -53,6 +53,11 @@ export async function runPrimary(config: AppConfig): Promise<void> {
     startedAt.set(worker, performance.now());
     worker.on('message', (message: { type?: string }) => {
       if (message?.type !== SETUP_REQUEST) return;
+      // Asked only once its listeners are on: a shutdown sent before then was not heard.
+      if (stopping) {
+        const shutdown: ShutdownMessage = { type: SHUTDOWN, signal: stopping, count: signalCount };
+        return void worker.send(shutdown);
+      }
       const setup: SetupMessage = {
         type: SETUP,
         url,
@@ -139,17 +144,32 @@ export function setupFromPrimary(): Promise<WorkerSetup> {
  * this process, so the handlers of `shutdownOnSignals` drain it as they do on a real signal.
  * Each message carries how many signals the primary has had; a worker that has had as many
  * already (Ctrl-C and systemd signal the whole process group) raises none, so one Ctrl-C is
- * never taken for two.
+ * never taken for two. Until {@link serving} is called (the application listens, its drain is
+ * set up) a signal or a shutdown message ends the worker at once: nothing was admitted yet.
  */
-export function followPrimarySignals(): void {
+export function followPrimarySignals(): { serving(): void } {
+  let serving = false;
   let signals = 0;
-  for (const signal of SIGNALS) process.on(signal, () => signals++);
+  const exitIfStarting = (why: string) => {
+    if (serving) return;
+    logger.log(`${why} while starting: exiting`);
+    process.exit(0);
+  };
+  for (const signal of SIGNALS) {
+    process.on(signal, () => {
+      signals++;
+      exitIfStarting(signal);
+    });
+  }
   process.on('message', (message: { type?: string }) => {
     if (message?.type !== SHUTDOWN) return;
     const { signal, count } = message as ShutdownMessage;
+    exitIfStarting(signal);
     if (signals < count) process.emit(signal, signal);
   });
   process.on('disconnect', () => {
+    exitIfStarting('Primary gone');
     if (signals === 0) process.emit('SIGTERM', 'SIGTERM');
   });
+  return { serving: () => void (serving = true) };
 }

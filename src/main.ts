@@ -27,11 +27,12 @@ async function bootstrap(): Promise<void> {
   if (cluster.isPrimary && loaded.webConcurrency > 1) return runPrimary(loaded);
   if (cluster.isWorker) {
     // The primary prepared the database and serves the aggregated metrics.
+    const primary = followPrimarySignals();
     const setup = await setupFromPrimary();
     const config = { ...loaded, adminToken: setup.adminToken, metricsPort: null };
     const app = await startApp(config, setup.url, setup.seedDemo);
     reportMetricsToPrimary(app.get(Metrics).registry);
-    followPrimarySignals();
+    primary.serving();
     return;
   }
   const { config, url, embedded } = await resolveDatabase(loaded);

@@ -310,6 +310,27 @@ if (REDIS_URL) {
       expect(service.output().match(/Shut down in \d+ ms/g)?.length).toBe(2);
       report.push(`SIGTERM with 40 calls sent: ${created.length} written and answered 201`);
     });
+
+    it('on SIGTERM while its workers start, exits 0 at once', async () => {
+      const starting = spawnService(await freePort(), {
+        NODE_ENV: 'production',
+        WEB_CONCURRENCY: '2',
+        REDIS_URL: REDIS_URL!,
+        DATABASE_URL: database.url,
+        ADMIN_TOKEN,
+        METRICS_PORT: String(await freePort()),
+        LOG_LEVEL: 'info',
+      });
+      for (let i = 0; i < 500 && !starting.output().includes('starting 2 workers'); i++) {
+        await sleep(10);
+      }
+      const signalledAt = performance.now();
+      starting.signal('SIGTERM');
+      const exit = await starting.exited;
+      expect(exit).toMatchObject({ code: 0, signal: null });
+      expect(exit.at - signalledAt).toBeLessThan(5000);
+      expect(starting.output()).not.toContain('still running past the grace period');
+    });
   });
 
   describe('WEB_CONCURRENCY=2 without DATABASE_URL', () => {
