@@ -30,6 +30,8 @@ const CONNECTIONS = positiveInt('BENCH_CONNECTIONS', 50);
 const WARMUP_SECONDS = 2;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined;
 const COMPARE_ENV = process.env.BENCH_COMPARE_ENV?.trim() || undefined;
+/** `1,2`: the service once per worker count (`WEB_CONCURRENCY`), the same scenarios each time. */
+const WORKERS = workerCounts(process.env.BENCH_WORKERS);
 /** Extra `node` flags for the service only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
 const SERVICE_NODE_ARGS = process.env.BENCH_SERVICE_NODE_ARGS?.trim().split(/\s+/) ?? [];
 /** Users (each with one key) the 20-payer log-usage load is spread over. */
@@ -204,6 +206,21 @@ async function main() {
   const scenarios = selectedScenarios();
   const variants = [{ label: undefined, env: {} }];
   if (COMPARE_ENV) variants.push({ label: COMPARE_ENV, env: parseEnvList(COMPARE_ENV) });
+  if (WORKERS) {
+    if (COMPARE_ENV) throw new Error('BENCH_WORKERS and BENCH_COMPARE_ENV: one at a time');
+    if (WORKERS.some((n) => n > 1) && !process.env.REDIS_URL?.trim()) {
+      throw new Error('BENCH_WORKERS with more than one worker needs REDIS_URL (as the service)');
+    }
+    variants.splice(
+      0,
+      1,
+      ...WORKERS.map((n) => ({
+        label: `WEB_CONCURRENCY=${n}`,
+        env: { WEB_CONCURRENCY: String(n) },
+        workers: n,
+      })),
+    );
+  }
 
   workDir = await mkdtemp(join(os.tmpdir(), 'swarms-guard-bench-'));
   // When run as root, the embedded Postgres runs as the postgres user, which must reach DATA_DIR
@@ -271,6 +288,7 @@ async function main() {
           kind: 'service',
           scenario: scenario.id,
           yardstick: scenario.yardstick,
+          workers: variant.workers,
           ...row,
         });
       }
@@ -306,6 +324,16 @@ function selectedScenarios() {
   return SCENARIOS.filter((s) => ids.includes(s.id));
 }
 
+/** `1,2` → [1, 2] (unset: undefined). */
+function workerCounts(text) {
+  if (!text?.trim()) return undefined;
+  const counts = text.split(',').map((n) => n.trim());
+  if (counts.some((n) => !/^\d+$/.test(n) || Number(n) < 1 || Number(n) > 64)) {
+    throw new Error(`BENCH_WORKERS: expected worker counts such as 1,2 (got "${text}")`);
+  }
+  return counts.map(Number);
+}
+
 /** `A=1 B=two` → { A: '1', B: 'two' } */
 function parseEnvList(text) {
   const env = {};
@@ -322,6 +350,8 @@ function serviceEnv({ dataDir, port, adminToken, extra }) {
   const env = {
     // Reservations must outlive the run (the check wants every answered one still open).
     RESERVATION_TTL_SECONDS: '86400',
+    // A free port of its own: another service on the machine may hold the default one.
+    METRICS_PORT: '0',
     ...process.env,
     DATA_DIR: dataDir,
     PORT: String(port),
@@ -736,6 +766,31 @@ async function formatReport(rows) {
     for (const row of checked) {
       lines.push(`- ${row.check.ok ? 'ok' : '**FAIL**'}: ${row.name}: ${checkText(row.check)}`);
       for (const problem of row.check.problems) lines.push(`  - ${problem}`);
+    }
+  }
+
+  const byWorkers = rows.filter((row) => row.kind === 'service' && row.workers !== undefined);
+  if (byWorkers.length > 0) {
+    lines.push(
+      '',
+      '## Per worker process',
+      '',
+      'Each scenario with `WEB_CONCURRENCY` workers: the aggregate req/s, what each worker ' +
+        'does (aggregate ÷ workers), that against the yardstick (one process), and the ' +
+        'aggregate against one worker. The load generator and Postgres run on the same cores.',
+      '',
+      '| scenario | workers | aggregate req/s | req/s per worker | per worker vs yardstick | vs 1 worker |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const row of byWorkers) {
+      const one = byWorkers.find((r) => r.scenario === row.scenario && r.workers === 1);
+      const perWorker =
+        vsYardstick(row) === undefined ? '—' : ratio(vsYardstick(row) / row.workers);
+      lines.push(
+        `| ${SCENARIOS.find((s) => s.id === row.scenario).name} | ${row.workers} | ` +
+          `${number(row.rps)} | ${number(row.rps / row.workers)} | ${perWorker} | ` +
+          `${one?.rps > 0 ? ratio(row.rps / one.rps) : '—'} |`,
+      );
     }
   }
 

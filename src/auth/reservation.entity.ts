@@ -5,6 +5,7 @@ import {
   Entity,
   ForeignKey,
   Index,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
 } from 'typeorm';
 import { Model } from '../models/model.entity.js';
@@ -36,7 +37,8 @@ export class Reservation {
   @ForeignKey(() => ApiKey, { name: 'reservations_api_key_id_fkey' })
   apiKeyId: string;
 
-  @Column({ name: 'payer_user_id', type: 'uuid' })
+  /** In the primary key: the column the table would be distributed by (docs/scaling.md). */
+  @PrimaryColumn({ name: 'payer_user_id', type: 'uuid' })
   @ForeignKey(() => User, { name: 'reservations_payer_user_id_fkey' })
   payerUserId: string;
 

@@ -20,4 +20,20 @@ describe(loadConfig.name, () => {
     expect(loadConfig({ SHUTDOWN_GRACE_MS: '30000' }).shutdownGraceMs).toBe(30_000);
     expect(() => loadConfig({ SHUTDOWN_GRACE_MS: '-1' })).toThrow(ConfigError);
   });
+
+  it('runs one process unless WEB_CONCURRENCY says otherwise, and more only with REDIS_URL', () => {
+    expect(loadConfig({}).webConcurrency).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: '4', REDIS_URL: 'redis://127.0.0.1:6379' })).toMatchObject(
+      { webConcurrency: 4, redisUrl: 'redis://127.0.0.1:6379' },
+    );
+    expect(() => loadConfig({ WEB_CONCURRENCY: '2' })).toThrow(
+      new ConfigError([
+        'WEB_CONCURRENCY=2 needs REDIS_URL: without it each worker would count rate limits on ' +
+          'its own, multiplying every limit by the number of workers',
+      ]),
+    );
+    expect(() => loadConfig({ WEB_CONCURRENCY: '0', REDIS_URL: 'redis://h:6379' })).toThrow(
+      new ConfigError(['WEB_CONCURRENCY must be an integer between 1 and 256 (got "0")']),
+    );
+  });
 });

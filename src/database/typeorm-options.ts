@@ -35,6 +35,7 @@ import { AddPlatformRollups1795785000000 } from './migrations/1795785000000-AddP
 import { AddReservationModels1795790000000 } from './migrations/1795790000000-AddReservationModels.js';
 import { FixSpendRolesDefault1795800000000 } from './migrations/1795800000000-FixSpendRolesDefault.js';
 import { AddLimits1795810000000 } from './migrations/1795810000000-AddLimits.js';
+import { AddPayerToUsageKeys1795900000000 } from './migrations/1795900000000-AddPayerToUsageKeys.js';
 
 export const ENTITIES = [
   User,
@@ -75,6 +76,7 @@ export const MIGRATIONS = [
   AddReservationModels1795790000000,
   FixSpendRolesDefault1795800000000,
   AddLimits1795810000000,
+  AddPayerToUsageKeys1795900000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

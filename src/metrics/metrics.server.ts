@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   Inject,
@@ -33,23 +33,9 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.metricsPort === null) return;
-    const server = createServer((request, response) => {
-      const path = (request.url ?? '').split('?')[0];
-      if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: GET /metrics\n');
-        return;
-      }
-      this.metrics.text().then(
-        (text) => {
-          response.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-          response.end(request.method === 'HEAD' ? undefined : text);
-        },
-        (error: unknown) => {
-          this.logger.error(`Metrics not collected: ${String(error)}`);
-          response.writeHead(500, { 'content-type': 'text/plain' }).end('Metrics failed\n');
-        },
-      );
-    });
+    const server = createServer(
+      metricsListener(() => this.metrics.text(), this.metrics.registry.contentType, this.logger),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.metricsPort!, this.config.host, () => {
@@ -68,4 +54,29 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** `GET /metrics` (and HEAD) answered with what `collect` gives; anything else is a 404. */
+export function metricsListener(
+  collect: () => Promise<string>,
+  contentType: string,
+  logger: Pick<Logger, 'error'>,
+): RequestListener {
+  return (request, response) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: GET /metrics\n');
+      return;
+    }
+    collect().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': contentType });
+        response.end(request.method === 'HEAD' ? undefined : text);
+      },
+      (error: unknown) => {
+        logger.error(`Metrics not collected: ${String(error)}`);
+        response.writeHead(500, { 'content-type': 'text/plain' }).end('Metrics failed\n');
+      },
+    );
+  };
 }

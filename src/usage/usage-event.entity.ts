@@ -42,7 +42,8 @@ export class UsageEvent {
   @ForeignKey(() => User, { name: 'usage_events_user_id_fkey1' })
   userId: string;
 
-  @Column({ name: 'payer_user_id', type: 'uuid' })
+  /** In the primary key: the column the table would be distributed by (docs/scaling.md). */
+  @PrimaryColumn({ name: 'payer_user_id', type: 'uuid' })
   @ForeignKey(() => User, { name: 'usage_events_payer_user_id_fkey1' })
   payerUserId: string;
 
