@@ -238,7 +238,12 @@ async function main() {
   });
   rows.push({
     kind: 'bare',
-    ...(await measure('bare Fastify 5 `GET /` `{ok:true}`', { url: `${bareUrl}/` })),
+    ...(await measure(
+      'bare Fastify 5 `GET /` `{ok:true}`',
+      { url: `${bareUrl}/` },
+      undefined,
+      bare,
+    )),
   });
   await bare.stop();
 
@@ -254,7 +259,8 @@ async function main() {
     const shape = SCENARIOS.find((s) => s.id === YARDSTICKS[id].scenario).traffic(placeholders);
     const target = { ...shape, url: yardstickUrl, path: '/echo', method: 'POST' };
     const name = `yardstick: NestJS on Fastify \`POST /echo\`, ${YARDSTICKS[id].name}`;
-    rows.push({ kind: 'yardstick', yardstick: id, ...(await measure(name, target)) });
+    const row = await measure(name, target, undefined, yardstick);
+    rows.push({ kind: 'yardstick', yardstick: id, ...row });
   }
   await yardstick.stop();
 
@@ -283,7 +289,7 @@ async function main() {
       for (const scenario of scenarios) {
         const name = variant.label ? `${scenario.name} with \`${variant.label}\`` : scenario.name;
         const target = { url: base, ...scenario.traffic(fixtures) };
-        const row = await measure(name, target, scenarioCheck(scenario, db, fixtures));
+        const row = await measure(name, target, scenarioCheck(scenario, db, fixtures), service);
         rows.push({
           kind: 'service',
           scenario: scenario.id,
@@ -375,7 +381,11 @@ function serviceEnv({ dataDir, port, adminToken, extra }) {
  * A warm-up run (its numbers discarded), then the measured run. With `check`, the rows both runs
  * wrote are checked against their answers once the last in-flight requests have committed.
  */
-async function measure(name, target, check) {
+/**
+ * One scenario: warm-up, then the measured run; `server` (a started child) is the process
+ * whose CPU time, with its Node children (cluster workers), is read around the measured run.
+ */
+async function measure(name, target, check, server) {
   const preflight = await probe(sampleRequest(target));
   if (preflight) console.error(`  ${name}: a first request answered ${preflight}`);
   const since = check && (await databaseNow(check.db));
@@ -389,9 +399,19 @@ async function measure(name, target, check) {
   }
   console.error(`${name}: ${DURATION} s, ${CONNECTIONS} connections`);
   const tally = newTally(`r${++runs}`);
+  const cpuBefore = await cpuTimes(server?.child.pid);
   const result = await load(target, tally, DURATION);
+  const cpuAfter = await cpuTimes(server?.child.pid);
+  const requests = result.requests.total;
   const row = {
     name,
+    cpuPerRequest:
+      cpuBefore && cpuAfter && requests > 0
+        ? {
+            server: (cpuAfter.server - cpuBefore.server) / requests,
+            postgres: (cpuAfter.postgres - cpuBefore.postgres) / requests,
+          }
+        : undefined,
     rps: result.requests.mean,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -608,6 +628,44 @@ async function startChild(name, args, { env, readyUrl, readyMethod = 'GET', afte
   }
 }
 
+const CLOCK_TICKS_PER_SECOND = 100; // Linux's USER_HZ
+
+/**
+ * CPU seconds (user + system) used so far by the process `pid` and its Node descendants, and by
+ * every Postgres process of the machine, from /proc; undefined where there is no /proc.
+ */
+async function cpuTimes(pid) {
+  if (pid === undefined || !existsSync('/proc/self/stat')) return undefined;
+  const { readdir } = await import('node:fs/promises');
+  const stats = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    if (text === null) continue;
+    // pid (comm) state ppid ... utime stime: fields 14 and 15, counted after the comm's ")".
+    const close = text.lastIndexOf(')');
+    const comm = text.slice(text.indexOf('(') + 1, close);
+    const fields = text.slice(close + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    stats.push({ pid: Number(entry), ppid: Number(fields[1]), comm, seconds });
+  }
+  const ours = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const stat of stats) {
+      if (!ours.has(stat.pid) && ours.has(stat.ppid) && stat.comm.startsWith('node')) {
+        ours.add(stat.pid);
+        grew = true;
+      }
+    }
+  }
+  const sum = (filter) => stats.filter(filter).reduce((total, stat) => total + stat.seconds, 0);
+  return {
+    server: sum((stat) => ours.has(stat.pid)),
+    postgres: sum((stat) => stat.comm.startsWith('postgres')),
+  };
+}
+
 /** SIGTERM and wait for the exit, so the service shuts its embedded Postgres down. */
 async function stopChild(handle, afterKill) {
   const { child } = handle;
@@ -717,8 +775,8 @@ async function formatReport(rows) {
       `alone; ${database}. "vs yardstick": req/s over the NestJS \`POST /echo\` run with the ` +
       `same body and per-request setup.`,
     '',
-    '| scenario | req/s (mean) | latency p50 / p99 (ms) | non-2xx | errors | vs yardstick | vs bare Fastify |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | req/s (mean) | latency p50 / p99 (ms) | non-2xx | errors | vs yardstick | vs bare Fastify | server CPU µs/req | Postgres CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows
       .map((row) =>
         [
@@ -729,6 +787,8 @@ async function formatReport(rows) {
           row.errors > 0 ? `**${number(row.errors)}**` : '0',
           vsYardstick(row) === undefined ? '—' : ratio(vsYardstick(row)),
           bare?.rps > 0 ? ratio(row.rps / bare.rps) : '—',
+          row.cpuPerRequest ? micros(row.cpuPerRequest.server) : '—',
+          row.cpuPerRequest && row.kind === 'service' ? micros(row.cpuPerRequest.postgres) : '—',
         ].join(' | '),
       )
       .map((cells) => `| ${cells} |`),
@@ -862,6 +922,11 @@ function checkText(c) {
 /** autocannon's latency histogram has 1 ms resolution: 0 means under a millisecond. */
 function ms(value) {
   return value < 1 ? '<1' : String(value);
+}
+
+/** CPU seconds per request as whole microseconds. */
+function micros(seconds) {
+  return number(seconds * 1e6);
 }
 
 function redact(url) {

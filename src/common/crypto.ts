@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
-/** SHA-256 of a secret: what the database stores and looks secrets up by. */
+/** SHA-256 of a secret (as UTF-8): what the database stores and looks secrets up by. */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  // One-shot: about half the cost of a Hash object, on every guarded request.
+  return hash('sha256', secret, 'buffer');
 }
 
 /** Constant-time equality of two strings, whatever their lengths. */

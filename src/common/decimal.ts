@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
 const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+/** What {@link serializeJson} writes a Decimal as, then replaces by its bare digits. */
+const marker = `\uE000${randomBytes(6).toString('hex')}:`;
+const markerPattern = new RegExp(`"${marker}(-?[0-9.]+)"`, 'g');
+/** Set while {@link serializeJson} runs (JSON.stringify is synchronous). */
+let serializing = false;
 
 /**
  * An exact decimal amount as Postgres `numeric` returned it. It is never turned into a
@@ -27,6 +32,14 @@ export class Decimal {
   toString(): string {
     return this.text;
   }
+
+  /**
+   * Inside {@link serializeJson}, a marked string that it turns into the bare number (no
+   * replacer callback on every value); elsewhere, the object's own fields as before.
+   */
+  toJSON(): string | { text: string } {
+    return serializing ? marker + this.text : { text: this.text };
+  }
 }
 
 /** A validated finite JSON number as text for a `numeric` parameter: no arithmetic on it. */
@@ -40,15 +53,14 @@ function normalize(text: string): string {
   return out === '-0' ? '0' : out;
 }
 
-const marker = `\uE000${randomBytes(6).toString('hex')}:`;
-const markerPattern = new RegExp(`"${marker}(-?[0-9.]+)"`, 'g');
-
-function replacer(_key: string, value: unknown): unknown {
-  return value instanceof Decimal ? marker + value.text : value;
-}
-
 /** JSON.stringify that writes {@link Decimal} values as exact JSON numbers. */
 export function serializeJson(value: unknown): string {
-  const json = JSON.stringify(value, replacer);
+  serializing = true;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } finally {
+    serializing = false;
+  }
   return json.includes(marker) ? json.replace(markerPattern, '$1') : json;
 }

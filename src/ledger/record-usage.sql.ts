@@ -181,14 +181,17 @@ ${Object.entries(ROLLUPS)
   .join('\n')}
 named AS (
   -- Reservations a call names, by reservation_id or by the request_id auth opened it with
-  -- (each probe an index lookup); one named twice in the batch is settled by its first call.
-  SELECT DISTINCT ON (r.id) r.id, c.pos
+  -- (each probe one index lookup: the id's own, fenced by OFFSET 0 so that the open-expiry
+  -- index is never scanned beside it); one named twice in the batch is settled by its first.
+  SELECT DISTINCT ON (r.id) r.id, r.payer_user_id, c.pos
   FROM recorded c
   CROSS JOIN LATERAL (
-    SELECT r.id FROM reservations r
-    WHERE r.id = c.reservation_id AND r.api_key_id = c.api_key_id AND r.settled_at IS NULL
+    SELECT r.id, r.payer_user_id
+    FROM (SELECT id, payer_user_id, api_key_id, settled_at FROM reservations
+          WHERE c.reservation_id IS NOT NULL AND id = c.reservation_id OFFSET 0) r
+    WHERE r.api_key_id = c.api_key_id AND r.settled_at IS NULL
     UNION ALL
-    SELECT r.id FROM reservations r
+    SELECT r.id, r.payer_user_id FROM reservations r
     WHERE c.reservation_id IS NULL AND c.request_id IS NOT NULL
       AND r.api_key_id = c.api_key_id AND r.request_id = c.request_id AND r.settled_at IS NULL
   ) r
@@ -203,12 +206,12 @@ unnamed AS (
 ),
 oldest AS (
   -- Per key and model, only as many of its oldest open reservations as it has such calls.
-  SELECT u.pos, o.id
+  SELECT u.pos, o.id, o.payer_user_id
   FROM (SELECT api_key_id, model_id, count(*) AS m FROM unnamed GROUP BY 1, 2) g
   CROSS JOIN LATERAL (
-    SELECT r.id, row_number() OVER (ORDER BY r.created_at, r.id) AS n
+    SELECT r.id, r.payer_user_id, row_number() OVER (ORDER BY r.created_at, r.id) AS n
     FROM (
-      SELECT r.id, r.created_at FROM reservations r
+      SELECT r.id, r.payer_user_id, r.created_at FROM reservations r
       WHERE r.api_key_id = g.api_key_id AND r.model_id = g.model_id
         AND r.settled_at IS NULL AND r.request_id IS NULL
         AND r.id NOT IN (SELECT id FROM named)
@@ -220,9 +223,11 @@ oldest AS (
 ),
 settled AS (
   UPDATE reservations r SET settled_at = now(), settled_cost = c.total_cost
-  FROM (SELECT id, pos FROM named UNION ALL SELECT id, pos FROM oldest) t
+  FROM (SELECT id, payer_user_id, pos FROM named
+        UNION ALL SELECT id, payer_user_id, pos FROM oldest) t
   JOIN recorded c ON c.pos = t.pos
-  WHERE r.id = t.id AND r.settled_at IS NULL
+  -- The whole primary key, so the planner probes it for one row.
+  WHERE r.id = t.id AND r.payer_user_id = t.payer_user_id AND r.settled_at IS NULL
   RETURNING t.pos, r.api_key_id, r.payer_user_id, r.organization_id, r.amount
 ),
 moves AS (
