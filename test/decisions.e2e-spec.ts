@@ -144,6 +144,21 @@ describe(DecisionRecorder.name, () => {
       await answered(auth(restricted), 403, 'model_not_allowed');
       await answered(auth(limited), 200, 'ok');
       await answered(auth(limited), 429, 'rate_limited');
+      // A body that is not JSON is the guard's `model_missing` too.
+      await answered(
+        http.request('POST', AUTH, { raw: '{"model":', headers: guardHeaders(granted) }),
+        400,
+        'model_missing',
+      );
+      // Answered before the guard decides (the body is never read): not counted.
+      const oversized = await http.request('POST', AUTH, {
+        raw: JSON.stringify({
+          model: granted.model,
+          pad: 'x'.repeat(testApp.config.bodyLimitBytes),
+        }),
+        headers: guardHeaders(granted),
+      });
+      expect(oversized.status).toBe(413);
       const usage = await http.post(LOG_USAGE, seedUsageBody(), guardHeaders(granted));
       expect(usage.status).toBe(201);
       expected[keyOf(LOG_USAGE, 201, 'ok')] = 1;
