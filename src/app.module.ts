@@ -8,6 +8,7 @@ import { AccessGuard } from './common/access.guard.js';
 import { ShutdownTasks } from './common/shutdown-tasks.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { DecisionsModule } from './decisions/decisions.module.js';
 import { DurabilityCheck } from './database/durability-check.js';
 import { typeOrmOptions } from './database/typeorm-options.js';
 import { DemoModule } from './demo/demo.module.js';
@@ -40,6 +41,7 @@ export class AppModule {
         ServiceClientsModule,
         ModelsModule,
         ReportsModule,
+        DecisionsModule,
         DemoModule,
       ],
       providers: [{ provide: APP_GUARD, useClass: AccessGuard }, ShutdownTasks, DurabilityCheck],

@@ -2,10 +2,17 @@ import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics/metrics.service.js';
 
+/** Counts each answered guard call by route pattern, HTTP status and decision. */
+export interface GuardDecisionSink {
+  record(route: string, status: number, decision: string): void;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Where the request log line's numbers are counted too. */
     guardMetrics?: Metrics;
+    /** Where each guard decision is counted for the decision report. */
+    guardDecisionSink?: GuardDecisionSink;
   }
 }
 
@@ -30,10 +37,18 @@ const logger = new Logger('Http');
  * One info line per request once its answer is sent: id, method, route pattern (never the
  * raw URL, whose path or query may hold ids or secrets), status, latency and, on guard routes,
  * the decision. Headers are logged as pino censors them; bodies never. The same numbers go to
- * the request metrics, by route pattern (`unmatched` when no route matched).
+ * the request metrics, by route pattern (`unmatched` when no route matched), and a guard
+ * route's decision to the decision counts too.
  */
 export function logRequest(request: LoggedRequest, reply: FastifyReply): void {
   const route = request.routeOptions.url ?? null;
+  if (request.guardDecision !== undefined) {
+    request.server.guardDecisionSink?.record(
+      route ?? 'unmatched',
+      reply.statusCode,
+      request.guardDecision,
+    );
+  }
   const metrics = request.server.guardMetrics;
   if (metrics) {
     const labels = {
@@ -72,4 +87,9 @@ export function registerRequestLog(fastify: FastifyInstance, metrics: Metrics): 
     logRequest(request, reply);
     done();
   });
+}
+
+/** Hands every guard decision answered from now on to `sink` (one per application). */
+export function registerDecisionSink(fastify: FastifyInstance, sink: GuardDecisionSink): void {
+  fastify.decorate('guardDecisionSink', sink);
 }

@@ -5,6 +5,7 @@ import { ApiKey } from '../auth/api-key.entity.js';
 import { Reservation } from '../auth/reservation.entity.js';
 import { AuditEntry } from '../audit/audit-entry.entity.js';
 import type { DatabaseConfig } from '../config/app-config.js';
+import { GuardDecisionHourly } from '../decisions/guard-decision-hourly.entity.js';
 import { ModelPrice } from '../models/model-price.entity.js';
 import { Model } from '../models/model.entity.js';
 import { OrganizationMember } from '../organizations/organization-member.entity.js';
@@ -36,6 +37,7 @@ import { AddReservationModels1795790000000 } from './migrations/1795790000000-Ad
 import { FixSpendRolesDefault1795800000000 } from './migrations/1795800000000-FixSpendRolesDefault.js';
 import { AddLimits1795810000000 } from './migrations/1795810000000-AddLimits.js';
 import { AddPayerToUsageKeys1795900000000 } from './migrations/1795900000000-AddPayerToUsageKeys.js';
+import { AddGuardDecisionCounts1796000000000 } from './migrations/1796000000000-AddGuardDecisionCounts.js';
 
 export const ENTITIES = [
   User,
@@ -60,6 +62,7 @@ export const ENTITIES = [
   UsageDailyPlatform,
   UsageHourlyPlatform,
   AuditEntry,
+  GuardDecisionHourly,
 ];
 
 export const MIGRATIONS = [
@@ -77,6 +80,7 @@ export const MIGRATIONS = [
   FixSpendRolesDefault1795800000000,
   AddLimits1795810000000,
   AddPayerToUsageKeys1795900000000,
+  AddGuardDecisionCounts1796000000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */
