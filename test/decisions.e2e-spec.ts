@@ -90,16 +90,9 @@ function sortedAsContract(buckets: Bucket[]): Bucket[] {
   );
 }
 
-/** Starts an app with `DECISION_FLUSH_MS`, which the decisions module reads from the environment. */
-async function startWithFlush(flushMs: number, databaseUrl?: string): Promise<TestApp> {
-  const previous = process.env.DECISION_FLUSH_MS;
-  process.env.DECISION_FLUSH_MS = String(flushMs);
-  try {
-    return await startTestApp({}, databaseUrl ? { databaseUrl } : {});
-  } finally {
-    if (previous === undefined) delete process.env.DECISION_FLUSH_MS;
-    else process.env.DECISION_FLUSH_MS = previous;
-  }
+/** Starts an app whose decision counts are written every `flushMs`. */
+function startWithFlush(flushMs: number, databaseUrl?: string): Promise<TestApp> {
+  return startTestApp({ DECISION_FLUSH_MS: String(flushMs) }, databaseUrl ? { databaseUrl } : {});
 }
 
 describe(DecisionRecorder.name, () => {

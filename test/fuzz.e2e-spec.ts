@@ -182,7 +182,9 @@ describe('every route of the served OpenAPI document, fuzzed', () => {
     operations = operationsOf(document.body).filter(
       (operation) => ONLY_ROUTE === undefined || operation.name === ONLY_ROUTE,
     );
-    tables = await applicationTables(db);
+    // The guard's decision counts are telemetry: every answered guard call, 4xx included, is
+    // counted (docs/decisions.md), so they change whatever the request.
+    tables = (await applicationTables(db)).filter((table) => table !== 'guard_decisions_hourly');
     digest = await tableDigests(db, tables);
   });
   afterAll(async () => {

@@ -94,6 +94,8 @@ export interface AppConfig {
    * process exits anyway.
    */
   shutdownGraceMs: number;
+  /** How often each instance adds its guard decision counts to Postgres (docs/decisions.md). */
+  decisionFlushMs: number;
 }
 
 export class ConfigError extends Error {
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     messageStorage: read.oneOf('MESSAGE_STORAGE', ['full', 'truncate', 'none'] as const, 'full'),
     messagesMaxBytes: read.int('MESSAGES_MAX_BYTES', 256 * 1024, 0, 64 * 1024 * 1024),
     shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
+    decisionFlushMs: read.int('DECISION_FLUSH_MS', 5000, 10, 3_600_000),
   };
 
   if (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl)) {

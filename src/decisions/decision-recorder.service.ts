@@ -11,9 +11,10 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyInstance } from 'fastify';
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.constants.js';
 import { registerDecisionSink, type GuardDecisionSink } from '../common/request-log.js';
 import { DecisionCounts, utcHour, type DecisionCount } from './decision-counts.js';
-import { DECISION_FLUSH_MS } from './decision-flush.config.js';
 
 /** Distinct (hour, route, status, decision) combinations kept while writes fail. */
 export const MAX_PENDING_DECISIONS = 10_000;
@@ -63,7 +64,7 @@ export class DecisionRecorder
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly adapterHost: HttpAdapterHost,
-    @Inject(DECISION_FLUSH_MS) private readonly flushMs: number,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -76,7 +77,7 @@ export class DecisionRecorder
     this.timer = setInterval(() => {
       // A write still running (a slow database) is not queued behind: the next tick takes all.
       if (!this.writing) void this.flush();
-    }, this.flushMs);
+    }, this.config.decisionFlushMs);
     this.timer.unref();
   }
 
