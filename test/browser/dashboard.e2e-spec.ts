@@ -330,7 +330,7 @@ if (CHROMIUM === undefined) {
       });
     }
 
-    it('keeps the token out of storage, cookies, history and URLs; a reload signs out', async () => {
+    it('keeps the token out of storage, cookies, history and URLs, loads nothing from elsewhere; a reload signs out', async () => {
       const { page, traffic } = await newPage();
       const urls: string[] = [];
       page.on('framenavigated', (frame) => urls.push(frame.url()));
@@ -342,9 +342,14 @@ if (CHROMIUM === undefined) {
       await page.goBack();
       await settle(traffic);
       expect(await storedState(page)).not.toContain(ADMIN_TOKEN);
-      for (const url of [...urls, ...traffic.requests.map((request) => request.url)]) {
+      for (const url of [...urls, ...traffic.urls]) {
         expect(url).not.toContain(ADMIN_TOKEN);
       }
+      // Everything from the service itself, and no console error (a CSP refusal would be one).
+      expect(
+        traffic.urls.filter((url) => new URL(url).origin !== dashboard.service.baseUrl),
+      ).toEqual([]);
+      expect(traffic.errors).toEqual([]);
 
       await page.reload();
       await signInForm(page).waitFor();

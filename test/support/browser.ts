@@ -203,14 +203,25 @@ export async function seedDashboard(dashboard: DashboardService): Promise<Seed> 
 /** Every admin API call the page makes, and every URL it loads. */
 export interface Traffic {
   requests: { method: string; url: string; authorization: string | undefined }[];
+  /** Every URL the page requested: documents, assets, API calls. */
+  urls: string[];
+  /** Console errors (a CSP refusal is one) and uncaught exceptions. */
+  errors: string[];
   /** API requests sent and not yet answered. */
   pending(): number;
 }
 
 export function recordTraffic(page: Page): Traffic {
   const requests: Traffic['requests'] = [];
+  const urls: string[] = [];
+  const errors: string[] = [];
   let pending = 0;
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(String(error)));
   page.on('request', (request) => {
+    urls.push(request.url());
     if (!request.url().includes('/api/')) return;
     pending++;
     requests.push({
@@ -224,7 +235,7 @@ export function recordTraffic(page: Page): Traffic {
   };
   page.on('requestfinished', done);
   page.on('requestfailed', done);
-  return { requests, pending: () => pending };
+  return { requests, urls, errors, pending: () => pending };
 }
 
 /** A fresh context and page in `colorScheme`, its API traffic recorded. */
