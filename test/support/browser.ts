@@ -37,6 +37,9 @@ export const VIEWS = [
 ] as const;
 export type View = (typeof VIEWS)[number];
 
+/** A view's table of rows (a chart's legend is a table too, without a caption). */
+export const VIEW_TABLE = 'main#main table:has(> caption)';
+
 /**
  * Chromium from `executablePath`, headless, never downloaded. A path that does not start is a
  * failure with the reason, not a reason to skip.
@@ -219,6 +222,9 @@ export function recordTraffic(page: Page): Traffic {
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
   page.on('pageerror', (error) => errors.push(String(error)));
   page.on('request', (request) => {
     urls.push(request.url());
@@ -242,8 +248,10 @@ export function recordTraffic(page: Page): Traffic {
 export async function openPage(
   browser: Browser,
   colorScheme: 'light' | 'dark' = 'light',
+  options: { bypassCSP?: boolean } = {},
 ): Promise<{ context: BrowserContext; page: Page; traffic: Traffic }> {
   const context = await browser.newContext({
+    ...options,
     colorScheme,
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
@@ -288,7 +296,7 @@ export async function openView(page: Page, traffic: Traffic, view: View): Promis
 export async function waitForView(page: Page, traffic: Traffic, view: View): Promise<void> {
   await page.waitForURL((url) => url.hash === `#${view.hash}`);
   await page.locator('main#main > h1').filter({ hasText: view.name }).waitFor();
-  await page.locator('main#main table').first().waitFor();
+  await page.locator(VIEW_TABLE).first().waitFor();
   await settle(traffic);
 }
 
