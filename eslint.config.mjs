@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard page runs in the browser.
+    files: ['dashboard/src/**/*.ts', 'src/dashboard/page/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['bench/**/*.ts', 'bench/**/*.mjs'],
     rules: { 'no-console': 'off' },
   },

@@ -14,6 +14,7 @@ import { registerJsonParser } from './common/json-body.js';
 import { logRequest, registerRequestLog } from './common/request-log.js';
 import { DtoValidationPipe } from './common/validation.pipe.js';
 import type { AppConfig } from './config/app-config.js';
+import { registerDashboard } from './dashboard/serve-dashboard.js';
 import { Metrics } from './metrics/metrics.service.js';
 import { createOpenApiDocument } from './openapi/openapi-document.js';
 
@@ -52,6 +53,7 @@ export function configureApp(app: NestFastifyApplication): void {
     done();
   });
   registerRequestLog(fastify, app.get(Metrics));
+  registerDashboard(fastify);
 
   app.setGlobalPrefix('api');
   app.useGlobalFilters(new AllExceptionsFilter());
