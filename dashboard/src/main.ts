@@ -34,7 +34,8 @@ document.querySelector<HTMLAnchorElement>('.skip-link')!.addEventListener('click
   main.focus();
 });
 
-function bindSignIn(): void {
+/** Wires the sign-in form; `focus` after a sign-out (on load, Tab starts at the skip link). */
+function bindSignIn(focus: boolean): void {
   const form = document.getElementById('sign-in') as HTMLFormElement;
   const input = document.getElementById('admin-token') as HTMLInputElement;
   const button = form.querySelector('button')!;
@@ -47,7 +48,7 @@ function bindSignIn(): void {
       button.disabled = false;
     });
   });
-  input.focus();
+  if (focus) input.focus();
 }
 
 function showSignInMessage(message: string): void {
@@ -80,6 +81,8 @@ async function signIn(token: string): Promise<void> {
   sessionPlace.replaceChildren(signOutButton);
   session = { api, leave: null, nav };
   route();
+  // The form that had focus is gone: focus moves to the view, as after any navigation.
+  main.focus();
 }
 
 function signOut(message?: string): void {
@@ -89,7 +92,7 @@ function signOut(message?: string): void {
   sessionPlace.replaceChildren();
   delete document.body.dataset.ready;
   main.replaceChildren(...[...signInMarkup.childNodes].map((node) => node.cloneNode(true)));
-  bindSignIn();
+  bindSignIn(true);
   if (message) showSignInMessage(message);
 }
 
@@ -126,4 +129,4 @@ window.addEventListener('hashchange', () => {
   route();
   if (session) main.focus();
 });
-bindSignIn();
+bindSignIn(false);
