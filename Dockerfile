@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY nest-cli.json tsconfig.json ./
 COPY src ./src
+COPY dashboard ./dashboard
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
