@@ -42,6 +42,7 @@ describe('service surface', () => {
       '/api/admin/api-keys/{id}',
       '/api/admin/api-keys/{id}/rotate',
       '/api/admin/audit',
+      '/api/admin/decisions',
       '/api/admin/models',
       '/api/admin/models/{unique_name}',
       '/api/admin/models/{unique_name}/prices',
