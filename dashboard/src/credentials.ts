@@ -1,4 +1,5 @@
 import { h } from './dom';
+import { reportError, type ViewContext } from './view';
 
 /**
  * Shows a secret the API returned once, in `<section aria-label="New secret">`. Done (or
@@ -46,15 +47,52 @@ export function showNewSecret(
 }
 
 /**
- * The controls of one credential's row: `Rotate` with its grace period in seconds, and
- * `Revoke` with a confirmation step.
+ * The controls of one credential's row (an API key or a service client): `Rotate` with its
+ * grace period in seconds, which shows the new secret once in `secretPlace`, and `Revoke` with
+ * a confirmation step. Both then reload the list; an error goes to `status`.
  */
 export function credentialActions(options: {
+  context: ViewContext;
+  /** The credential's admin path, e.g. `/api/admin/api-keys/<id>`. */
+  path: string;
   id: string;
   name: string;
-  onRotate: (graceSeconds: number) => Promise<void>;
-  onRevoke: () => Promise<void>;
+  /** The rotate answer's field that holds the new secret. */
+  secretField: 'key' | 'secret_key';
+  /** What the new secret is, as shown above it. */
+  secretDescription: string;
+  secretPlace: HTMLElement;
+  status: HTMLElement;
+  reload: (announce?: boolean) => Promise<void>;
 }): HTMLElement {
+  const { context, path, status, reload } = options;
+  const onRotate = async (graceSeconds: number) => {
+    try {
+      const rotated = await context.api.post<Record<string, string>>(
+        `${path}/rotate`,
+        { grace_seconds: graceSeconds },
+        context.signal,
+      );
+      showNewSecret(
+        options.secretPlace,
+        rotated[options.secretField],
+        options.secretDescription,
+        context.onLeave,
+      );
+      await reload();
+    } catch (error) {
+      reportError(context, status, error);
+    }
+  };
+  const onRevoke = async () => {
+    try {
+      await context.api.delete(path, context.signal);
+      status.textContent = `Revoked ${options.name}.`;
+      await reload(false);
+    } catch (error) {
+      reportError(context, status, error);
+    }
+  };
   const graceId = `grace-${options.id}`;
   const grace = h('input', {
     id: graceId,
@@ -82,7 +120,7 @@ export function credentialActions(options: {
       return;
     }
     busy(true);
-    void options.onRotate(Number(grace.value)).finally(() => busy(false));
+    void onRotate(Number(grace.value)).finally(() => busy(false));
   });
   revoke.addEventListener('click', () => {
     revoke.hidden = true;
@@ -96,7 +134,7 @@ export function credentialActions(options: {
   });
   confirmButton.addEventListener('click', () => {
     busy(true);
-    void options.onRevoke().finally(() => busy(false));
+    void onRevoke().finally(() => busy(false));
   });
   return h(
     'div',

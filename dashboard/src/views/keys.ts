@@ -99,35 +99,15 @@ export const keysView: View = (context) => {
         cell: (index) => {
           const key = keys[index];
           return credentialActions({
+            context,
+            path: `/api/admin/api-keys/${key.id}`,
             id: key.id,
             name: key.name,
-            onRotate: async (grace) => {
-              try {
-                const rotated = await context.api.post<{ key: string }>(
-                  `/api/admin/api-keys/${key.id}/rotate`,
-                  { grace_seconds: grace },
-                  context.signal,
-                );
-                showNewSecret(
-                  secretPlace,
-                  rotated.key,
-                  `The new key of ${key.name}.`,
-                  context.onLeave,
-                );
-                await reload();
-              } catch (error) {
-                reportError(context, status, error);
-              }
-            },
-            onRevoke: async () => {
-              try {
-                await context.api.delete(`/api/admin/api-keys/${key.id}`, context.signal);
-                status.textContent = `Revoked ${key.name}.`;
-                await reload(false);
-              } catch (error) {
-                reportError(context, status, error);
-              }
-            },
+            secretField: 'key',
+            secretDescription: `The new key of ${key.name}.`,
+            secretPlace,
+            status,
+            reload,
           });
         },
       }),

@@ -77,35 +77,15 @@ export const serviceClientsView: View = (context) => {
           const client = clients[index];
           if (client.revoked_at) return h('span', {}, 'Revoked');
           return credentialActions({
+            context,
+            path: `/api/admin/service-clients/${client.id}`,
             id: client.id,
             name: client.name,
-            onRotate: async (grace) => {
-              try {
-                const rotated = await context.api.post<{ secret_key: string }>(
-                  `/api/admin/service-clients/${client.id}/rotate`,
-                  { grace_seconds: grace },
-                  context.signal,
-                );
-                showNewSecret(
-                  secretPlace,
-                  rotated.secret_key,
-                  `The new SecretKey of ${client.name}.`,
-                  context.onLeave,
-                );
-                await reload();
-              } catch (error) {
-                reportError(context, status, error);
-              }
-            },
-            onRevoke: async () => {
-              try {
-                await context.api.delete(`/api/admin/service-clients/${client.id}`, context.signal);
-                await reload(false);
-                status.textContent = `Revoked ${client.name}.`;
-              } catch (error) {
-                reportError(context, status, error);
-              }
-            },
+            secretField: 'secret_key',
+            secretDescription: `The new SecretKey of ${client.name}.`,
+            secretPlace,
+            status,
+            reload,
           });
         },
       }),
