@@ -44,4 +44,24 @@ describe(GroupCommit.name, () => {
     expect(answers).toEqual([2, 4, 6]);
     expect(written).toEqual([[1, 2, 3]]);
   });
+
+  it('hands the next batch to the writer before answering the batch that just committed', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const commit = new GroupCommit<number, number>(async (items) => {
+      events.push(`write ${items.join(',')}`);
+      if (items[0] === 1) await stuck;
+      return items.map((value) => ({ value }));
+    }, 10);
+    const first = commit.submit(1).then((value) => events.push(`answered ${value}`));
+    await Promise.resolve();
+    const rest = [2, 3].map((n) =>
+      commit.submit(n).then((value) => events.push(`answered ${value}`)),
+    );
+    release();
+    await Promise.all([first, ...rest]);
+    expect(events).toEqual(['write 1', 'write 2,3', 'answered 1', 'answered 2', 'answered 3']);
+    await commit.drain();
+  });
 });

@@ -88,19 +88,27 @@ export class GroupCommit<I, O> {
     if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
     this.inFlight++;
     const batch = this.queue.splice(0, this.maxBatch);
+    let answer: () => void;
     try {
       const outcomes = await this.write(batch.map((waiting) => waiting.item));
-      batch.forEach((waiting, index) => {
-        const outcome = outcomes[index];
-        if ('value' in outcome) waiting.resolve(outcome.value);
-        else waiting.reject(outcome.error);
-      });
+      answer = () =>
+        batch.forEach((waiting, index) => {
+          const outcome = outcomes[index];
+          if (outcome && 'value' in outcome) waiting.resolve(outcome.value);
+          else waiting.reject(outcome ? outcome.error : new Error('the batch answered no outcome'));
+        });
     } catch (error) {
-      for (const waiting of batch) waiting.reject(error);
-    } finally {
-      this.inFlight--;
-      if (this.queue.length > 0) this.schedule();
-      else if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+      answer = () => {
+        for (const waiting of batch) waiting.reject(error);
+      };
+    }
+    this.inFlight--;
+    // The next batch (the calls that came while this one was written) goes to the database
+    // before this one's calls are answered, so Postgres writes it while they are sent.
+    if (this.queue.length > 0) void this.flush();
+    answer();
+    if (this.inFlight === 0 && this.queue.length === 0) {
+      for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 }
