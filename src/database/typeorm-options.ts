@@ -38,6 +38,7 @@ import { FixSpendRolesDefault1795800000000 } from './migrations/1795800000000-Fi
 import { AddLimits1795810000000 } from './migrations/1795810000000-AddLimits.js';
 import { AddPayerToUsageKeys1795900000000 } from './migrations/1795900000000-AddPayerToUsageKeys.js';
 import { AddGuardDecisionCounts1796000000000 } from './migrations/1796000000000-AddGuardDecisionCounts.js';
+import { DropUsageEventForeignKeys1796100000000 } from './migrations/1796100000000-DropUsageEventForeignKeys.js';
 
 export const ENTITIES = [
   User,
@@ -81,6 +82,7 @@ export const MIGRATIONS = [
   AddLimits1795810000000,
   AddPayerToUsageKeys1795900000000,
   AddGuardDecisionCounts1796000000000,
+  DropUsageEventForeignKeys1796100000000,
 ];
 
 /** The one description of the database connection, shared by the app and the CLI scripts. */

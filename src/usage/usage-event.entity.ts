@@ -1,25 +1,13 @@
-import {
-  Check,
-  Column,
-  Entity,
-  ForeignKey,
-  Index,
-  PrimaryColumn,
-  PrimaryGeneratedColumn,
-} from 'typeorm';
-import { ApiKey } from '../auth/api-key.entity.js';
-import { Model } from '../models/model.entity.js';
-import { Organization } from '../organizations/organization.entity.js';
-import { ServiceClient } from '../service-clients/service-client.entity.js';
-import { User } from '../users/user.entity.js';
+import { Check, Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * One metered completion: what was used, at which unit prices, and who paid.
  *
  * Partitioned by calendar month (UTC) on `created_at`: the monthly partitions and the default
  * one are made by the migrations and the service, not described here, and inherit this table's
- * keys, checks and indexes. The foreign keys end in `_fkey1` because Postgres named them while
- * the unpartitioned table, which held the `_fkey` names, still existed.
+ * keys, checks and indexes. It has no foreign keys: every id it holds was read or locked by
+ * the transaction that writes the event, and none of those rows is ever deleted
+ * (`DropUsageEventForeignKeys`, docs/ledger.md).
  */
 @Entity('usage_events')
 @Check('usage_events_input_tokens_check', `input_tokens >= 0`)
@@ -35,28 +23,22 @@ export class UsageEvent {
   id: string;
 
   @Column({ name: 'api_key_id', type: 'uuid' })
-  @ForeignKey(() => ApiKey, { name: 'usage_events_api_key_id_fkey1' })
   apiKeyId: string;
 
   @Column({ name: 'user_id', type: 'uuid' })
-  @ForeignKey(() => User, { name: 'usage_events_user_id_fkey1' })
   userId: string;
 
   /** In the primary key: the column the table would be distributed by (docs/scaling.md). */
   @PrimaryColumn({ name: 'payer_user_id', type: 'uuid' })
-  @ForeignKey(() => User, { name: 'usage_events_payer_user_id_fkey1' })
   payerUserId: string;
 
   @Column({ name: 'organization_id', type: 'uuid', nullable: true })
-  @ForeignKey(() => Organization, { name: 'usage_events_organization_id_fkey1' })
   organizationId: string | null;
 
   @Column({ name: 'service_client_id', type: 'uuid' })
-  @ForeignKey(() => ServiceClient, { name: 'usage_events_service_client_id_fkey1' })
   serviceClientId: string;
 
   @Column({ name: 'model_id', type: 'uuid' })
-  @ForeignKey(() => Model, { name: 'usage_events_model_id_fkey1' })
   modelId: string;
 
   @Column({ type: 'text' })
