@@ -52,7 +52,8 @@ export function validateDto<T extends object>(
   return { value: null, errors: flatten(problems, '') };
 }
 
-const VALIDATOR_OPTIONS = {
+/** The options of every `validateSync` of a request DTO. */
+export const VALIDATOR_OPTIONS = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
