@@ -90,7 +90,8 @@ export function compiledValidation(
   let compiled = compiledByClass.get(cls);
   if (compiled === undefined) {
     const properties = compileProperties(cls);
-    compiled = properties && ((dto) => passes(properties, dto));
+    const names = new Set(properties?.map((property) => property.name));
+    compiled = properties && ((dto) => passes(properties, names, dto));
     compiledByClass.set(cls, compiled);
   }
   return compiled;
@@ -129,12 +130,10 @@ function compileProperties(cls: ClassConstructor<object>): CompiledProperty[] | 
   return properties;
 }
 
-function passes(properties: CompiledProperty[], dto: object): boolean {
+function passes(properties: CompiledProperty[], names: Set<string>, dto: object): boolean {
   const record = dto as Record<string, unknown>;
   // whitelist + forbidNonWhitelisted: every own field must have metadata.
-  for (const key of Object.keys(record)) {
-    if (!properties.some((property) => property.name === key)) return false;
-  }
+  if (!Object.keys(record).every((key) => names.has(key))) return false;
   for (const { name, conditions, checks } of properties) {
     const value = record[name];
     if (value instanceof Promise) return false;
