@@ -176,13 +176,18 @@ if (REDIS_URL) {
       await service.ready();
       tenant = await createTenant(new Http(service.baseUrl), { credit: 100 });
 
-      // New connections are handed to the workers in turn: find one held by each.
+      // New connections are handed to the workers in turn: find one held by each. Readiness
+      // answers once one worker listens; on a busy machine the other can take seconds more.
       first = new Connection(service.baseUrl);
       const firstPid = await workerOf(service, first);
-      for (let i = 0; i < 10 && !second; i++) {
+      const deadline = Date.now() + 20_000;
+      while (!second && Date.now() < deadline) {
         const candidate = new Connection(service.baseUrl);
         if ((await workerOf(service, candidate)) !== firstPid) second = candidate;
-        else spare.push(candidate);
+        else {
+          spare.push(candidate);
+          await sleep(100);
+        }
       }
       expect(second).toBeDefined();
       pids = [firstPid, await workerOf(service, second)];
