@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './support/service-process.js';
 import { createApiKey, createUser } from './support/factories.js';
 import { Http } from './support/http.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
@@ -239,15 +239,4 @@ async function builtServiceDocument(databaseUrl: string): Promise<any> {
       await exited;
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedUsageBody } from './support/factories.js';
+import { freePort } from './support/service-process.js';
 
 /** `npm start` without DATABASE_URL: the built service on its own embedded Postgres. */
 describe('start without DATABASE_URL', () => {
@@ -148,14 +149,3 @@ describe('start without DATABASE_URL', () => {
     expect(refused).toBe(true);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

@@ -91,14 +91,33 @@ export function spawnService(port: number, env: Record<string, string>): Service
   };
 }
 
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Each Jest worker draws ports from its own block of this many. */
+const PORT_BLOCK = 1500;
+/** Below Linux's ephemeral range (32768–60999), which outgoing connections take ports from. */
+const FIRST_PORT = 20_000;
+let portCursor = Math.floor(Math.random() * PORT_BLOCK);
+
+/**
+ * A TCP port nothing listens on right now, for a process this test starts. A port the kernel
+ * hands out for `listen(0)` comes from the ephemeral range, and under load an outgoing
+ * connection can take it between the probe and the child's listen (EADDRINUSE). These come
+ * from below that range, from a block of the Jest worker's own, so neither outgoing
+ * connections nor a parallel suite pick the same one.
+ */
+export async function freePort(): Promise<number> {
+  const worker = Math.max(0, Number(process.env.JEST_WORKER_ID ?? 1) - 1) % 8;
+  const first = FIRST_PORT + worker * PORT_BLOCK;
+  for (let tried = 0; tried < PORT_BLOCK; tried += 1) {
+    const port = first + (portCursor++ % PORT_BLOCK);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${first}–${first + PORT_BLOCK - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
