@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hashSecret } from '../common/crypto.js';
+import { hashSecretHex } from '../common/crypto.js';
 import { InvalidJsonBody } from '../common/json-body.js';
 import { DomainError, ERRORS, type FieldError } from '../common/error-codes.js';
 import type { LoggedRequest } from '../common/request-log.js';
@@ -38,6 +38,12 @@ export interface GuardedRequest extends LoggedRequest {
   limits?: LimitVerdict;
 }
 
+interface GuardRoute {
+  mode: GuardMode;
+  /** The DTO a log-usage body is validated as; none on auth. */
+  bodyType: (new () => object) | undefined;
+}
+
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   const text = Array.isArray(value) ? value[0] : value;
@@ -52,6 +58,9 @@ function header(request: FastifyRequest, name: string): string | undefined {
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  /** Each route's mode and body type, read from its metadata once. */
+  private readonly routes = new WeakMap<object, GuardRoute>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly limits: LimitsService,
@@ -77,16 +86,12 @@ export class ApiKeyGuard implements CanActivate {
     context: ExecutionContext,
     request: GuardedRequest,
   ): Promise<GuardPrincipal> {
-    const mode = this.reflector.get<GuardMode>(GUARD_MODE, context.getHandler());
-    const bodyType = this.reflector.get<(new () => object) | undefined>(
-      GUARD_BODY,
-      context.getHandler(),
-    );
+    const { mode, bodyType } = this.route(context);
 
     const apiKey = parseAuthorization(header(request, 'authorization'));
     const secretKey = header(request, 'secretkey');
     const apiKeyHash =
-      apiKey !== undefined && (await this.mayLookUp(apiKey)) ? hashSecret(apiKey) : null;
+      apiKey !== undefined && (await this.mayLookUp(apiKey)) ? hashSecretHex(apiKey) : null;
     const guardRequest: GuardRequest = {
       mode,
       secretKey,
@@ -111,7 +116,7 @@ export class ApiKeyGuard implements CanActivate {
       requestId = reservation.requestId;
     }
 
-    const secretHash = secretKey ? hashSecret(secretKey) : null;
+    const secretHash = secretKey ? hashSecretHex(secretKey) : null;
     // The calling service, when its secret is cached: failures count against it too.
     const knownService = secretHash ? this.lookup.peekServiceClient(secretHash) : undefined;
     // A key known to be good is never held up by others' failures from the same source.
@@ -179,6 +184,19 @@ export class ApiKeyGuard implements CanActivate {
       }
       throw error;
     }
+  }
+
+  private route(context: ExecutionContext): GuardRoute {
+    const handler = context.getHandler();
+    let route = this.routes.get(handler);
+    if (!route) {
+      route = {
+        mode: this.reflector.get<GuardMode>(GUARD_MODE, handler),
+        bodyType: this.reflector.get<(new () => object) | undefined>(GUARD_BODY, handler),
+      };
+      this.routes.set(handler, route);
+    }
+    return route;
   }
 
   /**

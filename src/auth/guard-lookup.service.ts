@@ -13,9 +13,10 @@ import type { CreditPlan } from '../users/user.entity.js';
 import { EMPTY_ROW, type GuardLookupRow } from './guard-checks.js';
 
 export interface GuardLookupParams {
-  secretHash: Buffer;
-  /** Null when the key is malformed: nothing to look up. */
-  apiKeyHash: Buffer | null;
+  /** The SecretKey's digest, hex ({@link hashSecretHex}). */
+  secretHash: string;
+  /** The API key's digest, hex; null when the key is malformed: nothing to look up. */
+  apiKeyHash: string | null;
   /** Null when absent or not a UUID. */
   organizationPublicId: string | null;
   model: string | null;
@@ -117,6 +118,11 @@ interface CachedPayer {
   hasCredit: boolean;
 }
 
+/** A hex digest as the `bytea` the tables hold. */
+function digest(hex: string): Buffer {
+  return Buffer.from(hex, 'hex');
+}
+
 function nextMonthStart(now = new Date()): number {
   return Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
 }
@@ -138,20 +144,20 @@ export class GuardLookupService {
   }
 
   /** The service client of a secret, from the cache even when untrusted (refusals only). */
-  peekServiceClient(secretHash: Buffer): string | null | undefined {
-    return this.cache.peek<string | null>('secret', secretHash.toString('hex'));
+  peekServiceClient(secretHash: string): string | null | undefined {
+    return this.cache.peek<string | null>('secret', secretHash);
   }
 
   /** Whether a key hash is cached as a key that is neither revoked nor expired. */
-  peekUsableKey(apiKeyHash: Buffer): boolean {
-    const key = this.cache.peek<CachedKey | null>('key', apiKeyHash.toString('hex'));
+  peekUsableKey(apiKeyHash: string): boolean {
+    const key = this.cache.peek<CachedKey | null>('key', apiKeyHash);
     return !!key && !key.revoked && !key.expired;
   }
 
   async lookupInPostgres(params: GuardLookupParams): Promise<GuardLookupRow> {
     const rows = await preparedQuery<GuardLookupRow>(this.dataSource, 'guard_lookup', LOOKUP_SQL, [
-      params.secretHash,
-      params.apiKeyHash,
+      digest(params.secretHash),
+      params.apiKeyHash === null ? null : digest(params.apiKeyHash),
       params.organizationPublicId,
       params.model,
     ]);
@@ -160,24 +166,21 @@ export class GuardLookupService {
 
   private async lookupCached(params: GuardLookupParams): Promise<GuardLookupRow> {
     const row: GuardLookupRow = { ...EMPTY_ROW };
-    row.service_client_id = await this.cache.get(
-      'secret',
-      params.secretHash.toString('hex'),
-      async () => {
-        const [found]: { id: string; changes_at: number | null }[] = await preparedQuery(
-          this.dataSource,
-          'guard_secret',
-          SECRET_SQL,
-          [params.secretHash],
-        );
-        return { value: found?.id ?? null, validUntil: found?.changes_at ?? Infinity };
-      },
-    );
+    row.service_client_id = await this.cache.get('secret', params.secretHash, async () => {
+      const [found]: { id: string; changes_at: number | null }[] = await preparedQuery(
+        this.dataSource,
+        'guard_secret',
+        SECRET_SQL,
+        [digest(params.secretHash)],
+      );
+      return { value: found?.id ?? null, validUntil: found?.changes_at ?? Infinity };
+    });
     if (!row.service_client_id || !params.apiKeyHash) return row;
 
-    const key = await this.cache.get('key', params.apiKeyHash.toString('hex'), async () => {
+    const apiKeyHash = params.apiKeyHash;
+    const key = await this.cache.get('key', apiKeyHash, async () => {
       const [found]: (Record<string, unknown> & { changes_at: number | null })[] =
-        await preparedQuery(this.dataSource, 'guard_key', KEY_SQL, [params.apiKeyHash]);
+        await preparedQuery(this.dataSource, 'guard_key', KEY_SQL, [digest(apiKeyHash)]);
       const value: CachedKey | null = found
         ? {
             id: found.id as string,

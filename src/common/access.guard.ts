@@ -15,6 +15,8 @@ import { DomainError } from './error-codes.js';
 @Injectable()
 export class AccessGuard implements CanActivate {
   private readonly actorName: string;
+  /** Each handler's declared access (per controller class), read from its metadata once. */
+  private readonly declared = new WeakMap<object, WeakMap<object, Access | undefined>>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -27,10 +29,7 @@ export class AccessGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const access = this.access(context);
     if (access === 'public' || access === 'api-key') return true;
     if (access !== 'admin') throw new DomainError('forbidden');
 
@@ -42,5 +41,19 @@ export class AccessGuard implements CanActivate {
     }
     request.adminActor = this.actorName;
     return true;
+  }
+
+  private access(context: ExecutionContext): Access | undefined {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let byClass = this.declared.get(handler);
+    if (!byClass) this.declared.set(handler, (byClass = new WeakMap()));
+    if (!byClass.has(controller)) {
+      byClass.set(
+        controller,
+        this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [handler, controller]),
+      );
+    }
+    return byClass.get(controller);
   }
 }
