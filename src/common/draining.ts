@@ -132,6 +132,8 @@ export class Draining {
   }
 
   private changed(): void {
+    // Called as every request ends; only a drain waits on it.
+    if (this.onChange.length === 0) return;
     for (const check of this.onChange.splice(0)) check();
   }
 }
