@@ -892,7 +892,8 @@ function targetText(row, vsYardstick) {
     parts.push(
       vsYardstick === undefined
         ? 'no yardstick run'
-        : `${ratio(vsYardstick)} the yardstick (≥ ${ratio(target.yardstick)}: ` +
+        : // Three decimals: 0.199× is not written as the 0.20× it misses.
+          `${vsYardstick.toFixed(3)}× the yardstick (≥ ${ratio(target.yardstick)}: ` +
             `${verdict(vsYardstick >= target.yardstick)})`,
     );
   }
