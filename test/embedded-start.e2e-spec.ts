@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedUsageBody } from './support/factories.js';
@@ -134,6 +134,36 @@ describe('start without DATABASE_URL', () => {
     expect(auth.status).toBe(200);
     // The usage logged before the restart is still charged.
     expect(((await auth.json()) as any).credit.remaining).toBe(9.99991);
+  });
+
+  it('moves its Postgres to another port when another program took the kept one', async () => {
+    const settingsFile = join(dataDir, 'embedded-postgres.json');
+    const { port: kept } = JSON.parse(await readFile(settingsFile, 'utf8'));
+    await stop();
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(kept, '127.0.0.1', resolve));
+    try {
+      start();
+      await waitUntilReady();
+      const { port: moved } = JSON.parse(await readFile(settingsFile, 'utf8'));
+      expect(moved).not.toBe(kept);
+      expect(moved).toBeLessThan(32768);
+      expect(output).toContain(`Port ${kept} is taken by another program`);
+
+      // The same cluster: the demo key and its balance are still there.
+      const credentials = JSON.parse(
+        await readFile(join(dataDir, 'demo-credentials.json'), 'utf8'),
+      );
+      const auth = await post(
+        '/api/guard/auth',
+        { model: credentials.model },
+        { Authorization: credentials.api_key, SecretKey: credentials.secret_key },
+      );
+      expect(auth.status).toBe(200);
+      expect(((await auth.json()) as any).credit.remaining).toBe(9.99991);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 
   it('stops its Postgres when it is stopped', async () => {

@@ -51,10 +51,9 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   const clusterDir = await clusterDirFor(dataDir, runAs, logger);
 
   const initialised = existsSync(join(clusterDir, 'PG_VERSION')) && existsSync(settingsFile);
-  const settings: EmbeddedSettings = initialised
+  let settings: EmbeddedSettings = initialised
     ? (JSON.parse(await readFile(settingsFile, 'utf8')) as EmbeddedSettings)
     : { port: await freePort(), password: randomBytes(18).toString('hex') };
-  const url = `postgres://postgres:${settings.password}@127.0.0.1:${settings.port}/${DATABASE}`;
 
   if (!initialised) {
     logger.log(`Creating a new Postgres cluster in ${clusterDir}`);
@@ -67,11 +66,22 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     // A cluster left running by an earlier process on this data directory: use it as it is.
     logger.log(`Reusing the Postgres already running on port ${settings.port}`);
   } else {
-    server = await startServer(binaries, clusterDir, settings.port, runAs);
+    try {
+      server = await startServer(binaries, clusterDir, settings.port, runAs);
+    } catch (error) {
+      if (await canListen(settings.port)) throw error;
+      // Another program holds the port kept from an earlier run: the cluster moves.
+      const taken = settings.port;
+      settings = { ...settings, port: await freePort() };
+      logger.warn(`Port ${taken} is taken by another program: Postgres moves to ${settings.port}`);
+      server = await startServer(binaries, clusterDir, settings.port, runAs);
+      await writeFile(settingsFile, JSON.stringify(settings, null, 2), { mode: 0o600 });
+    }
     logger.log(`Postgres listening on 127.0.0.1:${settings.port} (data in ${clusterDir})`);
   }
 
   await ensureDatabase(settings);
+  const url = `postgres://postgres:${settings.password}@127.0.0.1:${settings.port}/${DATABASE}`;
   return {
     url,
     created: !initialised,
@@ -285,14 +295,29 @@ function clientFor(settings: EmbeddedSettings, database: string): pg.Client {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Fresh clusters take their port from here, below Linux's ephemeral range (32768–60999). */
+const FIRST_PORT = 10_000;
+const PORTS = 10_000;
+
+/**
+ * A port nothing listens on now, for a new cluster. Not one the kernel hands out for
+ * `listen(0)`: those come from the ephemeral range, where any outgoing connection may hold
+ * the port on a later start.
+ */
+async function freePort(): Promise<number> {
+  const start = randomBytes(2).readUInt16BE() % PORTS;
+  for (let tried = 0; tried < PORTS; tried++) {
+    const port = FIRST_PORT + ((start + tried) % PORTS);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`No free port for Postgres in ${FIRST_PORT}–${FIRST_PORT + PORTS - 1}`);
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 }
