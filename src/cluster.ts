@@ -47,12 +47,17 @@ export async function runPrimary(config: AppConfig): Promise<void> {
   let stopping: NodeJS.Signals | null = null;
   let signalCount = 0;
   let failedExits = 0;
+  /** Workers that have asked for their setup: their signal handlers are on. */
+  const listening = new WeakSet<Worker>();
+  /** Workers stopped by a signal before they listened: they had admitted nothing. */
+  const stoppedBooting = new WeakSet<Worker>();
 
   const fork = () => {
     const worker = cluster.fork();
     startedAt.set(worker, performance.now());
     worker.on('message', (message: { type?: string }) => {
       if (message?.type !== SETUP_REQUEST) return;
+      listening.add(worker);
       // Asked only once its listeners are on: a shutdown sent before then was not heard.
       if (stopping) {
         const shutdown: ShutdownMessage = { type: SHUTDOWN, signal: stopping, count: signalCount };
@@ -85,7 +90,7 @@ export async function runPrimary(config: AppConfig): Promise<void> {
     startedAt.delete(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (stopping) {
-      if (code !== 0) failedExits++;
+      if (code !== 0 && !(stoppedBooting.has(worker) && signal === 'SIGTERM')) failedExits++;
       logger.log(`Worker ${worker.process.pid} exited with ${how}`);
       if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
       return;
@@ -108,7 +113,17 @@ export async function runPrimary(config: AppConfig): Promise<void> {
       const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
       logger.log(`${signal}${again ? ' again' : ''}: passing it on to ${workers.length} worker(s)`);
       const message: ShutdownMessage = { type: SHUTDOWN, signal, count: signalCount };
-      for (const worker of workers) if (worker.isConnected()) worker.send(message);
+      for (const worker of workers) {
+        if (listening.has(worker)) {
+          if (worker.isConnected()) worker.send(message);
+        } else if (!again) {
+          // Still loading its code, which can take seconds on a busy machine: a message would
+          // wait for its setup request, while the signal ends it now (or, once its handlers are
+          // on, makes it exit as a worker that was starting does).
+          stoppedBooting.add(worker);
+          worker.process.kill('SIGTERM');
+        }
+      }
       if (workers.length === 0) void finish();
       if (again) return;
       setTimeout(() => {
