@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type ClassConstructor } from 'class-transformer';
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { getMetadataStorage, validateSync } from 'class-validator';
 import fc from 'fast-check';
 import { ListAuditQueryDto } from '../audit/dto/list-audit.query.dto.js';
@@ -27,7 +27,7 @@ import { RecordUsageDto } from '../usage/dto/record-usage.dto.js';
 import { AddCreditDto } from '../users/dto/add-credit.dto.js';
 import { CreateUserDto } from '../users/dto/create-user.dto.js';
 import { UpdateUserDto } from '../users/dto/update-user.dto.js';
-import { compiledValidation, validateDto, VALIDATOR_OPTIONS } from './validation.js';
+import { compiledValidation, toInstance, validateDto, VALIDATOR_OPTIONS } from './validation.js';
 
 /** Values of every JSON type, near the edges the DTOs' rules draw. */
 const VALUE = fc.oneof(
@@ -176,6 +176,37 @@ describe(compiledValidation.name, () => {
     const dto = Object.assign(new RecordUsageDto(), SEED_USAGE_BODY, { extra: 1 });
     expect(compiledValidation(RecordUsageDto)!(dto)).toBe(false);
   });
+});
+
+describe(toInstance.name, () => {
+  it.each(CLASSES.map(([cls, base]) => [cls.name, cls, base] as const))(
+    '%s: the same instance as class-transformer makes, on any body of its fields',
+    (_name, cls, base) => {
+      fc.assert(
+        fc.property(bodies(cls, base), (generated) => {
+          // A field left out is absent, as in parsed JSON.
+          const body = JSON.parse(JSON.stringify(generated)) as Record<string, unknown>;
+          const objects = Object.entries(body).filter(
+            ([, v]) => v !== null && typeof v === 'object',
+          );
+          const expected = Object.assign(
+            plainToInstance(
+              cls,
+              Object.fromEntries(
+                Object.entries(body).filter(([, v]) => v === null || typeof v !== 'object'),
+              ),
+            ),
+            Object.fromEntries(objects),
+          );
+          const made = toInstance(cls, body);
+          expect(made).toBeInstanceOf(cls);
+          expect(made).toStrictEqual(expected);
+          expect(Object.keys(made)).toEqual(Object.keys(expected));
+        }),
+        { numRuns: 300, seed: 20261202 },
+      );
+    },
+  );
 });
 
 describe(validateDto.name, () => {
