@@ -662,7 +662,9 @@ async function cpuTimes(pid) {
     const comm = text.slice(text.indexOf('(') + 1, close);
     const fields = text.slice(close + 2).split(' ');
     const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    stats.push({ pid: Number(entry), ppid: Number(fields[1]), comm, seconds });
+    // cutime and cstime: the time of its children that have exited and been waited for.
+    const exited = (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+    stats.push({ pid: Number(entry), ppid: Number(fields[1]), comm, seconds, exited });
   }
   const ours = new Set([pid]);
   for (let grew = true; grew;) {
@@ -675,9 +677,16 @@ async function cpuTimes(pid) {
     }
   }
   const sum = (filter) => stats.filter(filter).reduce((total, stat) => total + stat.seconds, 0);
+  const isPostgres = (stat) => stat.comm.startsWith('postgres');
+  const postgresPids = new Set(stats.filter(isPostgres).map((stat) => stat.pid));
+  // A backend or autovacuum worker that exits during the run takes its time out of the sum of
+  // the live processes and into its postmaster's count of exited children: add that count.
+  const exitedBackends = stats
+    .filter((stat) => isPostgres(stat) && !postgresPids.has(stat.ppid))
+    .reduce((total, stat) => total + stat.exited, 0);
   return {
     server: sum((stat) => ours.has(stat.pid)),
-    postgres: sum((stat) => stat.comm.startsWith('postgres')),
+    postgres: sum(isPostgres) + exitedBackends,
   };
 }
 
