@@ -64,4 +64,48 @@ describe(GroupCommit.name, () => {
     expect(events).toEqual(['write 1', 'write 2,3', 'answered 1', 'answered 2', 'answered 3']);
     await commit.drain();
   });
+
+  it('answers a committed batch once the next one is sent, when taking a connection takes a tick', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const commit = new GroupCommit<number, number>(async (items, sent) => {
+      // A pooled connection is handed out on a later tick, as pg-pool does.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      events.push(`sent ${items.join(',')}`);
+      sent();
+      if (items[0] === 1) await stuck;
+      return items.map((value) => ({ value }));
+    }, 10);
+    const answered = (value: number) => events.push(`answered ${value}`);
+    const first = commit.submit(1).then(answered);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const rest = [2, 3].map((n) => commit.submit(n).then(answered));
+    release();
+    await Promise.all([first, ...rest]);
+    expect(events).toEqual(['sent 1', 'sent 2,3', 'answered 1', 'answered 2', 'answered 3']);
+    await commit.drain();
+  });
+
+  it('does not hold committed answers while the next batch waits for a connection', async () => {
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    let unblock!: () => void;
+    const noConnection = new Promise<void>((resolve) => (unblock = resolve));
+    const commit = new GroupCommit<number, number>(async (items, sent) => {
+      if (items[0] !== 1) await noConnection;
+      sent();
+      if (items[0] === 1) await stuck;
+      return items.map((value) => ({ value }));
+    }, 10);
+    const first = commit.submit(1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const second = commit.submit(2);
+    release();
+    // Answered while the second batch still has no connection.
+    await expect(first).resolves.toBe(1);
+    unblock();
+    await expect(second).resolves.toBe(2);
+    await commit.drain();
+  });
 });

@@ -9,6 +9,12 @@ interface Waiting<I, O> {
   since: number;
 }
 
+/**
+ * Writes a batch and answers each item's outcome. `sent` is called once the batch has been
+ * handed to the database (its statement written to the connection), if it gets that far.
+ */
+export type BatchWriter<I, O> = (items: I[], sent: () => void) => Promise<Outcome<O>[]>;
+
 /** How long an item may wait for a batch to take it, and what it is refused with after. */
 export interface QueueBound {
   maxWaitMs: number;
@@ -23,6 +29,14 @@ export interface QueueBound {
  * items each; each item is answered when its batch has committed. A second batch in flight
  * waits on the rows the first holds, so it starts the moment the first commits.
  *
+ * When a batch commits, the next one (the items that came meanwhile) is handed to the database
+ * before the committed items are answered, so the database writes it while the answers are
+ * sent. Answering first would run every answer's continuation (its whole response) in the
+ * microtasks ahead of the step that takes the next batch's connection, which comes on a later
+ * tick, and leave the database idle meanwhile. The answers wait for that hand-off at most until
+ * the event loop's next turn: a next batch that is still waiting for a connection does not hold
+ * them.
+ *
  * With a {@link QueueBound}, an item still queued (in no batch yet, so nothing of it written)
  * after `maxWaitMs` is refused with its error: when a batch is stuck (on a lock, or waiting
  * for a connection), the calls behind it fail fast instead of piling up.
@@ -35,7 +49,7 @@ export class GroupCommit<I, O> {
   private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly write: (items: I[]) => Promise<Outcome<O>[]>,
+    private readonly write: BatchWriter<I, O>,
     private readonly maxBatch: number,
     private readonly maxInFlight = 1,
     private readonly bound?: QueueBound,
@@ -74,6 +88,24 @@ export class GroupCommit<I, O> {
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
+  /**
+   * Starts the next batch. `handedOver` resolves once it has been handed to the database, or on
+   * the event loop's next turn if that takes longer (or the batch ends before it); the batch
+   * answers only after `answered` is called, so batches answer in the order they were written.
+   */
+  private startNext(): { handedOver: Promise<void>; answered: () => void } {
+    let answered!: () => void;
+    const answeredBefore = new Promise<void>((resolve) => (answered = resolve));
+    const handedOver = new Promise<void>((resolve) => {
+      const bound = setImmediate(resolve);
+      void this.flush(() => {
+        clearImmediate(bound);
+        resolve();
+      }, answeredBefore);
+    });
+    return { handedOver, answered };
+  }
+
   private schedule(): void {
     if (this.inFlight >= this.maxInFlight || this.scheduled) return;
     this.scheduled = true;
@@ -84,13 +116,26 @@ export class GroupCommit<I, O> {
     });
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Writes the next batch; `sent` is called when it has been handed to the database, and its
+   * items are answered after `answeredBefore` (the batch before it answering) resolves.
+   */
+  private async flush(sent?: () => void, answeredBefore?: Promise<void>): Promise<void> {
     if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
     this.inFlight++;
     const batch = this.queue.splice(0, this.maxBatch);
+    let handedOver = false;
+    const onSent = () => {
+      if (handedOver) return;
+      handedOver = true;
+      sent?.();
+    };
     let answer: () => void;
     try {
-      const outcomes = await this.write(batch.map((waiting) => waiting.item));
+      const outcomes = await this.write(
+        batch.map((waiting) => waiting.item),
+        onSent,
+      );
       answer = () =>
         batch.forEach((waiting, index) => {
           const outcome = outcomes[index];
@@ -102,11 +147,17 @@ export class GroupCommit<I, O> {
         for (const waiting of batch) waiting.reject(error);
       };
     }
+    // A batch that ended before it was sent releases the answers of the one before it.
+    onSent();
+    await answeredBefore;
     this.inFlight--;
-    // The next batch (the calls that came while this one was written) goes to the database
-    // before this one's calls are answered, so Postgres writes it while they are sent.
-    if (this.queue.length > 0) void this.flush();
+    let next: { handedOver: Promise<void>; answered: () => void } | undefined;
+    if (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      next = this.startNext();
+      await next.handedOver;
+    }
     answer();
+    next?.answered();
     if (this.inFlight === 0 && this.queue.length === 0) {
       for (const resolve of this.drained.splice(0)) resolve();
     }

@@ -140,13 +140,13 @@ export class LedgerService
       error: () => new DomainError('service_unavailable', undefined, { retryAfterSeconds: 1 }),
     };
     this.usage = new GroupCommit(
-      (calls) => this.measured('usage', calls, (c) => this.writeUsage(c)),
+      (calls, sent) => this.measured('usage', calls, (c) => this.writeUsage(c, sent)),
       batchMax,
       batchesInFlight,
       bound,
     );
     this.reservations = new GroupCommit(
-      (calls) => this.measured('reserve', calls, (c) => this.writeReservations(c)),
+      (calls, sent) => this.measured('reserve', calls, (c) => this.writeReservations(c, sent)),
       batchMax,
       batchesInFlight,
       bound,
@@ -218,14 +218,19 @@ export class LedgerService
     }
   }
 
-  private async writeUsage(calls: UsageCall[]): Promise<Outcome<string | null>[]> {
+  private async writeUsage(
+    calls: UsageCall[],
+    sent: () => void,
+  ): Promise<Outcome<string | null>[]> {
     // The same request_id twice in a batch: the first is written, the others replay it.
     const { rows, rowOf } = firstPerRequest(calls, (call, pos): UsageCallRow => ({ ...call, pos }));
 
-    const result = await this.locked<{ pos: number; body: string | null }>(RECORD_USAGE, rows, [
-      JSON.stringify(rows),
-      INVALIDATION_CHANNEL,
-    ]);
+    const result = await this.locked<{ pos: number; body: string | null }>(
+      RECORD_USAGE,
+      rows,
+      [JSON.stringify(rows), INVALIDATION_CHANNEL],
+      sent,
+    );
     const answers = new Map(result.map((row) => [row.pos, row.body]));
     return rowOf.map((pos) => {
       if (pos === null) return { value: null };
@@ -234,7 +239,10 @@ export class LedgerService
     });
   }
 
-  private async writeReservations(calls: ReserveCall[]): Promise<Outcome<ReserveResult>[]> {
+  private async writeReservations(
+    calls: ReserveCall[],
+    sent: () => void,
+  ): Promise<Outcome<ReserveResult>[]> {
     // The same request_id twice in a batch: the first may reserve, the others are refused.
     const { rows, rowOf } = firstPerRequest(calls, (call, pos): ReserveCallRow => ({
       ...call,
@@ -249,11 +257,12 @@ export class LedgerService
       expires_at: Date | null;
       credit_plan: CreditPlan;
       remaining: string | null;
-    }>(RESERVE, rows, [
-      JSON.stringify(rows),
-      this.config.reservationTtlSeconds,
-      INVALIDATION_CHANNEL,
-    ]);
+    }>(
+      RESERVE,
+      rows,
+      [JSON.stringify(rows), this.config.reservationTtlSeconds, INVALIDATION_CHANNEL],
+      sent,
+    );
     const decisions = new Map(result.map((row) => [row.pos, row]));
     const openRequest = () =>
       new DomainError('conflict', 'An open reservation already has this request_id');
@@ -317,12 +326,14 @@ export class LedgerService
   /**
    * One ledger statement on `charged`'s rows, as one call of its session function: the rows
    * are locked in the ledger's order, the statement runs with a snapshot taken after the
-   * locks, and the call commits, in one round trip. Retried whole on a deadlock.
+   * locks, and the call commits, in one round trip. Retried whole on a deadlock. `sent` is
+   * called once the call has been written to the connection.
    */
   private locked<T>(
     statement: LockedStatement,
     charged: ChargedRow[],
     values: unknown[],
+    sent: () => void,
   ): Promise<T[]> {
     const locks = lockSet(charged);
     return this.connected(async (client) => {
@@ -330,11 +341,13 @@ export class LedgerService
         await client.query(CREATE_LOCKED_STATEMENTS_SQL);
         this.prepared.add(client);
       }
-      const { rows } = await client.query<T & pg.QueryResultRow>({
+      const pending = client.query<T & pg.QueryResultRow>({
         name: statement.name,
         text: callSql(statement),
         values: [...values, locks.payers, locks.organizations, locks.keys],
       });
+      sent();
+      const { rows } = await pending;
       this.forget(locks);
       return rows;
     });
