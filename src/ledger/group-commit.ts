@@ -15,6 +15,12 @@ interface Waiting<I, O> {
  */
 export type BatchWriter<I, O> = (items: I[], sent: () => void) => Promise<Outcome<O>[]>;
 
+/** The batch after a committed one: see {@link GroupCommit.startNext}. */
+interface NextBatch {
+  handedOver: Promise<void>;
+  answered: () => void;
+}
+
 /** How long an item may wait for a batch to take it, and what it is refused with after. */
 export interface QueueBound {
   maxWaitMs: number;
@@ -93,7 +99,7 @@ export class GroupCommit<I, O> {
    * the event loop's next turn if that takes longer (or the batch ends before it); the batch
    * answers only after `answered` is called, so batches answer in the order they were written.
    */
-  private startNext(): { handedOver: Promise<void>; answered: () => void } {
+  private startNext(): NextBatch {
     let answered!: () => void;
     const answeredBefore = new Promise<void>((resolve) => (answered = resolve));
     const handedOver = new Promise<void>((resolve) => {
@@ -124,12 +130,8 @@ export class GroupCommit<I, O> {
     if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
     this.inFlight++;
     const batch = this.queue.splice(0, this.maxBatch);
-    let handedOver = false;
-    const onSent = () => {
-      if (handedOver) return;
-      handedOver = true;
-      sent?.();
-    };
+    // Called again by a batch that is retried or split; the hand-off ignores all but the first.
+    const onSent = sent ?? (() => undefined);
     let answer: () => void;
     try {
       const outcomes = await this.write(
@@ -151,7 +153,7 @@ export class GroupCommit<I, O> {
     onSent();
     await answeredBefore;
     this.inFlight--;
-    let next: { handedOver: Promise<void>; answered: () => void } | undefined;
+    let next: NextBatch | undefined;
     if (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       next = this.startNext();
       await next.handedOver;
