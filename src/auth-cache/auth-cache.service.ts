@@ -65,6 +65,8 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(AuthCache.name);
   private readonly stores: Map<CacheKind, Stores>;
   private readonly generations = new Map<CacheKind, number>(KINDS.map((kind) => [kind, 0]));
+  /** Each kind's hit counters, bound once: a hit is counted on every guard call. */
+  private readonly countHit: Map<CacheKind, Record<'hit' | 'negative_hit', () => void>>;
   private listener: pg.Client | null = null;
   private connected = false;
   private closing = false;
@@ -90,6 +92,15 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
         },
       });
     const { maxEntries, negativeMaxEntries } = config.authCache;
+    this.countHit = new Map(
+      KINDS.map((kind) => [
+        kind,
+        {
+          hit: metrics.cacheLookups.bind({ kind, outcome: 'hit' }),
+          negative_hit: metrics.cacheLookups.bind({ kind, outcome: 'negative_hit' }),
+        },
+      ]),
+    );
     this.stores = new Map(
       KINDS.map((kind) => [
         kind,
@@ -126,21 +137,31 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
   /**
    * The cached value, or `load()`'s, stored unless an invalidation of its kind arrived while
    * it loaded (so a value read before a change never outlives the change). A null value is
-   * "not found", kept in the kind's store of unknown values.
+   * "not found", kept in the kind's store of unknown values. A hit is returned as is, not as
+   * a promise: the guard's cached path awaits nothing.
    */
-  async get<T>(
+  get<T>(
     kind: CacheKind,
     key: string,
     load: () => Promise<{ value: T; validUntil?: number }>,
-  ): Promise<T> {
+  ): T | Promise<T> {
     const now = Date.now();
     if (this.trusted) {
       const hit = this.fresh(kind, key, now);
       if (hit) {
-        this.metrics.cacheLookups.inc({ kind, outcome: hit.known ? 'hit' : 'negative_hit' });
+        this.countHit.get(kind)![hit.known ? 'hit' : 'negative_hit']();
         return hit.entry.value as T;
       }
     }
+    return this.load(kind, key, now, load);
+  }
+
+  private async load<T>(
+    kind: CacheKind,
+    key: string,
+    now: number,
+    load: () => Promise<{ value: T; validUntil?: number }>,
+  ): Promise<T> {
     this.metrics.cacheLookups.inc({ kind, outcome: this.trusted ? 'miss' : 'bypass' });
     const generation = this.generations.get(kind)!;
     const { value, validUntil = Infinity } = await load();

@@ -90,8 +90,11 @@ export class ApiKeyGuard implements CanActivate {
 
     const apiKey = parseAuthorization(header(request, 'authorization'));
     const secretKey = header(request, 'secretkey');
+    // A key that passes its checksum needs no await (the common case, on every call).
     const apiKeyHash =
-      apiKey !== undefined && (await this.mayLookUp(apiKey)) ? hashSecretHex(apiKey) : null;
+      apiKey !== undefined && (isWellFormedApiKey(apiKey) || (await this.mayBeLegacyKey(apiKey)))
+        ? hashSecretHex(apiKey)
+        : null;
     const guardRequest: GuardRequest = {
       mode,
       secretKey,
@@ -200,11 +203,10 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /**
-   * Whether a key is worth a lookup: it passes its checksum, or it could be a legacy key
+   * Whether a key that fails the checksum is still worth a lookup: it could be a legacy key
    * imported from the old platform (no checksum) and such keys exist.
    */
-  private async mayLookUp(key: string): Promise<boolean> {
-    if (isWellFormedApiKey(key)) return true;
+  private async mayBeLegacyKey(key: string): Promise<boolean> {
     return isPossibleLegacyKey(key) && (await this.cache.hasLegacyKeys());
   }
 }

@@ -49,7 +49,8 @@ export class AuthController {
     const reserved = reservationRequest
       ? await this.reserve(principal, reservationRequest, request)
       : undefined;
-    await this.lastUsed.recordUse(principal);
+    const recording = this.lastUsed.recordUse(principal);
+    if (recording) await recording;
     return {
       status: 200,
       message: 'Success',

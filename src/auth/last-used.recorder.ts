@@ -17,26 +17,33 @@ export class LastUsedRecorder {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Called once a guard route has succeeded; a refused request leaves the database as it was. */
-  async recordUse(principal: GuardPrincipal, now = Date.now()): Promise<void> {
-    await Promise.all([
-      this.record('service_clients', principal.serviceClientId, now),
-      this.record('api_keys', principal.apiKeyId, now),
-    ]);
+  /**
+   * Called once a guard route has succeeded; a refused request leaves the database as it was.
+   * Returns the writes to wait for, or nothing when both rows were written within the minute
+   * (nearly every call: no promise to make or await).
+   */
+  recordUse(principal: GuardPrincipal, now = Date.now()): Promise<void> | undefined {
+    const service = this.record('service_clients', principal.serviceClientId, now);
+    const key = this.record('api_keys', principal.apiKeyId, now);
+    if (!service && !key) return undefined;
+    return Promise.all([service, key]).then(() => undefined);
   }
 
-  private async record(
+  private record(
     table: 'api_keys' | 'service_clients',
     id: string,
     now: number,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const key = `${table}:${id}`;
     const last = this.written.get(key);
-    if (last !== undefined && now - last < INTERVAL_MS) return;
+    if (last !== undefined && now - last < INTERVAL_MS) return undefined;
     if (this.written.size > 100_000) this.written.clear();
     this.written.set(key, now);
-    await this.dataSource
+    return this.dataSource
       .query(`UPDATE ${table} SET last_used_at = now() WHERE id = $1`, [id])
-      .catch((error: Error) => this.logger.warn(`last_used_at not updated: ${error.message}`));
+      .then(
+        () => undefined,
+        (error: Error) => this.logger.warn(`last_used_at not updated: ${error.message}`),
+      );
   }
 }

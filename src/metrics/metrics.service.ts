@@ -43,11 +43,21 @@ export class BufferedCounter<L extends string> {
   }
 
   inc(labels: Partial<Record<L, string>> = {}, by = 1): void {
+    this.cell(labels).count += by;
+  }
+
+  /** An incrementer for one fixed label set, for a path that counts it on every call. */
+  bind(labels: Partial<Record<L, string>>): () => void {
+    const cell = this.cell(labels);
+    return () => void cell.count++;
+  }
+
+  private cell(labels: Partial<Record<L, string>>): { count: number } {
     let key = '';
     for (const name of this.labelNames) key += `${labels[name] ?? ''}\u0000`;
-    const cell = this.cells.get(key);
-    if (cell) cell.count += by;
-    else this.cells.set(key, { labels: { ...labels }, count: by });
+    let cell = this.cells.get(key);
+    if (!cell) this.cells.set(key, (cell = { labels: { ...labels }, count: 0 }));
+    return cell;
   }
 }
 

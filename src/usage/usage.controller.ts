@@ -80,7 +80,8 @@ export class UsageController {
       dto.request_id = key;
     }
     const recorded = await this.usage.record(principal, dto);
-    await this.lastUsed.recordUse(principal);
+    const recording = this.lastUsed.recordUse(principal);
+    if (recording) await recording;
     if (!recorded.replayed) {
       // What auth reserved, when no memo of the call says: the same fields of its body.
       const reservedFallback =
