@@ -137,8 +137,8 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
   /**
    * The cached value, or `load()`'s, stored unless an invalidation of its kind arrived while
    * it loaded (so a value read before a change never outlives the change). A null value is
-   * "not found", kept in the kind's store of unknown values. A hit is returned as is, not as
-   * a promise: the guard's cached path awaits nothing.
+   * "not found", kept in the kind's store of unknown values. A hit is returned as is, not
+   * wrapped in a promise.
    */
   get<T>(
     kind: CacheKind,
@@ -153,10 +153,11 @@ export class AuthCache implements OnModuleInit, OnModuleDestroy {
         return hit.entry.value as T;
       }
     }
-    return this.load(kind, key, now, load);
+    return this.fill(kind, key, now, load);
   }
 
-  private async load<T>(
+  /** A miss (or the cache bypassed): `load()`'s value, stored as {@link get} says. */
+  private async fill<T>(
     kind: CacheKind,
     key: string,
     now: number,

@@ -49,8 +49,7 @@ export class AuthController {
     const reserved = reservationRequest
       ? await this.reserve(principal, reservationRequest, request)
       : undefined;
-    const recording = this.lastUsed.recordUse(principal);
-    if (recording) await recording;
+    await this.lastUsed.recordUse(principal);
     return {
       status: 200,
       message: 'Success',

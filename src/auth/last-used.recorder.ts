@@ -20,7 +20,7 @@ export class LastUsedRecorder {
   /**
    * Called once a guard route has succeeded; a refused request leaves the database as it was.
    * Returns the writes to wait for, or nothing when both rows were written within the minute
-   * (nearly every call: no promise to make or await).
+   * (nearly every call: no promise is made).
    */
   recordUse(principal: GuardPrincipal, now = Date.now()): Promise<void> | undefined {
     const service = this.record('service_clients', principal.serviceClientId, now);

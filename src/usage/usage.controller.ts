@@ -80,8 +80,7 @@ export class UsageController {
       dto.request_id = key;
     }
     const recorded = await this.usage.record(principal, dto);
-    const recording = this.lastUsed.recordUse(principal);
-    if (recording) await recording;
+    await this.lastUsed.recordUse(principal);
     if (!recorded.replayed) {
       // What auth reserved, when no memo of the call says: the same fields of its body.
       const reservedFallback =
