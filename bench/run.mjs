@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   checkReservations,
@@ -32,6 +33,12 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined;
 const COMPARE_ENV = process.env.BENCH_COMPARE_ENV?.trim() || undefined;
 /** `1,2`: the service once per worker count (`WEB_CONCURRENCY`), the same scenarios each time. */
 const WORKERS = workerCounts(process.env.BENCH_WORKERS);
+/**
+ * The Redis of the scale-out runs: `BENCH_REDIS_URL`, else `REDIS_URL`, else the machine's at
+ * 127.0.0.1:6379 when it answers a PING; `off`: none.
+ */
+const REDIS_SETTING = process.env.BENCH_REDIS_URL?.trim() || undefined;
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Extra `node` flags for the service only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
 const SERVICE_NODE_ARGS = process.env.BENCH_SERVICE_NODE_ARGS?.trim().split(/\s+/) ?? [];
 /** Users (each with one key) the 20-payer log-usage load is spread over. */
@@ -221,6 +228,21 @@ async function main() {
       })),
     );
   }
+  // A run that compares settings of its own is that comparison only.
+  const scaleOut = await scaleOutPlan(scenarios, { explicit: Boolean(COMPARE_ENV || WORKERS) });
+  if (scaleOut.redisUrl) {
+    // The rows before the scale-out ones count limits in process, whatever REDIS_URL says.
+    variants[0].env = { REDIS_URL: '', WEB_CONCURRENCY: '' };
+    for (const workers of [1, 2]) {
+      variants.push({
+        label: workers === 1 ? 'REDIS_URL' : `REDIS_URL WEB_CONCURRENCY=${workers}`,
+        env: { REDIS_URL: scaleOut.redisUrl, WEB_CONCURRENCY: String(workers) },
+        workers,
+        redis: true,
+        scenarios: scenarios.filter((s) => s.id === 'auth'),
+      });
+    }
+  }
 
   workDir = await mkdtemp(join(os.tmpdir(), 'swarms-guard-bench-'));
   // When run as root, the embedded Postgres runs as the postgres user, which must reach DATA_DIR
@@ -297,7 +319,7 @@ async function main() {
     const db = await connectDatabase(dataDir);
     try {
       fixtures ??= await createFixtures(base, dataDir, db, adminToken);
-      for (const scenario of scenarios) {
+      for (const scenario of variant.scenarios ?? scenarios) {
         const name = variant.label ? `${scenario.name} with \`${variant.label}\`` : scenario.name;
         const target = { url: base, ...scenario.traffic(fixtures) };
         // The yardstick just before and just after: the machine's speed moves within minutes.
@@ -306,7 +328,10 @@ async function main() {
           kind: 'service',
           scenario: scenario.id,
           workers: variant.workers,
-          ...(await measure(name, target, scenarioCheck(scenario, db, fixtures), service)),
+          scaleOut: variant.redis ? 'redis' : undefined,
+          ...(await measure(name, target, scenarioCheck(scenario, db, fixtures), service, {
+            sample: variant.redis ? scaleOut.sample : undefined,
+          })),
         };
         rows.push(row);
         serviceRuns++;
@@ -319,8 +344,9 @@ async function main() {
     await service.stop();
   }
   await yardstick.stop();
+  await scaleOut.close();
 
-  const report = await formatReport(rows);
+  const report = await formatReport(rows, scaleOut);
   await mkdir(dirname(RESULTS_FILE), { recursive: true });
   await writeFile(RESULTS_FILE, report);
   process.stdout.write(`\n${report}`);
@@ -343,6 +369,74 @@ function selectedScenarios() {
     );
   }
   return SCENARIOS.filter((s) => ids.includes(s.id));
+}
+
+/**
+ * Whether the auth scenario runs again with the Redis limiter, one process then two workers:
+ * `redisUrl` when it does, with `sample` (Redis's command and CPU counters) and `close`;
+ * `note` says why not. A Redis named in the environment must answer; the default one may not.
+ */
+async function scaleOutPlan(scenarios, { explicit }) {
+  const none = (note) => ({ note, close: async () => undefined });
+  if (!scenarios.some((s) => s.id === 'auth')) return none('`auth` is not among BENCH_SCENARIOS');
+  if (explicit) return none('BENCH_COMPARE_ENV or BENCH_WORKERS makes the run that comparison');
+  if (REDIS_SETTING === 'off') return none('BENCH_REDIS_URL=off');
+  const named = REDIS_SETTING ?? (process.env.REDIS_URL?.trim() || undefined);
+  const redisUrl = named ?? DEFAULT_REDIS_URL;
+  const client = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined); // the connect or PING below reports it
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    if (named) throw new Error(`Redis at ${redact(redisUrl)}: ${error.message}`);
+    return none(`no Redis answered at ${DEFAULT_REDIS_URL}`);
+  }
+  console.error(`Scale-out runs on Redis at ${redact(redisUrl)}`);
+  return {
+    redisUrl,
+    named: Boolean(named),
+    sample: async () => redisCounters(await client.info('commandstats'), await client.info('cpu')),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/** Commands run (all but INFO, which the sampling itself sends), EVALSHA's, and CPU seconds. */
+function redisCounters(commandstats, cpu) {
+  const counters = { calls: 0, evalshaCalls: 0, evalshaUsec: 0, cpuSeconds: 0 };
+  for (const match of commandstats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    const [, command, calls, usec] = match;
+    if (command === 'info') continue;
+    counters.calls += Number(calls);
+    if (command === 'evalsha') {
+      counters.evalshaCalls += Number(calls);
+      counters.evalshaUsec += Number(usec);
+    }
+  }
+  for (const match of cpu.matchAll(/^used_cpu_(?:sys|user):([\d.]+)/gm)) {
+    counters.cpuSeconds += Number(match[1]);
+  }
+  return counters;
+}
+
+/** Per request of a run, from the counters before and after it. */
+function redisPerRequest(before, after, requests) {
+  const evalsha = after.evalshaCalls - before.evalshaCalls;
+  return {
+    commands: (after.calls - before.calls) / requests,
+    evalsha: evalsha / requests,
+    usecPerEvalsha: evalsha > 0 ? (after.evalshaUsec - before.evalshaUsec) / evalsha : undefined,
+    cpuMicros: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / requests,
+  };
 }
 
 /** `1,2` → [1, 2] (unset: undefined). */
@@ -400,7 +494,7 @@ function serviceEnv({ dataDir, port, adminToken, extra }) {
  * One scenario: warm-up, then the measured run; `server` (a started child) is the process
  * whose CPU time, with its Node children (cluster workers), is read around the measured run.
  */
-async function measure(name, target, check, server) {
+async function measure(name, target, check, server, { sample } = {}) {
   const preflight = await probe(sampleRequest(target));
   if (preflight) console.error(`  ${name}: a first request answered ${preflight}`);
   const since = check && (await databaseNow(check.db));
@@ -415,11 +509,15 @@ async function measure(name, target, check, server) {
   console.error(`${name}: ${DURATION} s, ${CONNECTIONS} connections`);
   const tally = newTally(`r${++runs}`);
   const cpuBefore = await cpuTimes(server?.child.pid);
+  const sampleBefore = await sample?.();
   const result = await load(target, tally, DURATION);
   const cpuAfter = await cpuTimes(server?.child.pid);
+  const sampleAfter = await sample?.();
   const requests = result.requests.total;
   const row = {
     name,
+    redis:
+      sample && requests > 0 ? redisPerRequest(sampleBefore, sampleAfter, requests) : undefined,
     cpuPerRequest:
       cpuBefore && cpuAfter && requests > 0
         ? {
@@ -766,7 +864,7 @@ function positiveInt(name, fallback) {
 const number = (n) => Math.round(n).toLocaleString('en-US');
 const ratio = (n) => `${n.toFixed(2)}×`;
 
-async function formatReport(rows) {
+async function formatReport(rows, scaleOut) {
   const bare = rows.find((row) => row.kind === 'bare');
   /** A service row's req/s over the mean of the yardstick runs just before and after it. */
   const vsYardstick = (row) => {
@@ -841,7 +939,11 @@ async function formatReport(rows) {
     }
   }
 
-  const byWorkers = rows.filter((row) => row.kind === 'service' && row.workers !== undefined);
+  lines.push('', ...scaleOutSection(rows, scaleOut, vsYardstick));
+
+  const byWorkers = rows.filter(
+    (row) => row.kind === 'service' && row.workers !== undefined && !row.scaleOut,
+  );
   if (byWorkers.length > 0) {
     lines.push(
       '',
@@ -886,6 +988,80 @@ async function formatReport(rows) {
     }
   }
   return prettify(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Auth in process, with the Redis limiter in one process, and with it in two workers: auth per
+ * process against the yardstick, what the Redis limiter costs per request, and the aggregate.
+ */
+function scaleOutSection(rows, scaleOut, vsYardstick) {
+  const lines = ['## Scale-out', ''];
+  if (!scaleOut.redisUrl) {
+    lines.push(
+      `Skipped: ${scaleOut.note}. With a Redis (\`BENCH_REDIS_URL\`, else \`REDIS_URL\`, else ` +
+        `${DEFAULT_REDIS_URL} when it answers) and the \`auth\` scenario selected, the run ` +
+        'measures auth again with the Redis limiter, in one process and in two workers.',
+    );
+    return lines;
+  }
+  const auth = rows.filter((row) => row.kind === 'service' && row.scenario === 'auth');
+  const local = auth.find((row) => !row.scaleOut);
+  const one = auth.find((row) => row.scaleOut && row.workers === 1);
+  const two = auth.find((row) => row.scaleOut && row.workers === 2);
+  const cell = (value, format) => (value === undefined ? '—' : format(value));
+  const cpu = (row) => row?.cpuPerRequest?.server;
+  lines.push(
+    `${SCENARIOS.find((s) => s.id === 'auth').name}, the same key, in process and then on Redis ` +
+      `at ${redact(scaleOut.redisUrl)}${scaleOut.named ? '' : ' (found there; BENCH_REDIS_URL=off skips it)'}. ` +
+      'Redis columns: its counters (`INFO commandstats`, `INFO cpu`) read just before and just ' +
+      'after the measured run, divided by its requests; they count every client of that Redis, ' +
+      'and its commands count the calls a script makes as well as the EVALSHA that runs it.',
+    '',
+    '| auth | req/s | vs yardstick | server CPU µs/req | Redis commands/req | EVALSHA/req | Redis µs per EVALSHA | Redis CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const [label, row] of [
+    ['limits in process, one process', local],
+    ['Redis limiter, one process', one],
+    ['Redis limiter, `WEB_CONCURRENCY=2`', two],
+  ]) {
+    if (!row) continue;
+    lines.push(
+      `| ${label} | ${number(row.rps)} | ${cell(vsYardstick(row), ratio)} | ` +
+        `${cell(cpu(row), micros)} | ${cell(row.redis?.commands, (n) => n.toFixed(2))} | ` +
+        `${cell(row.redis?.evalsha, (n) => n.toFixed(2))} | ` +
+        `${cell(row.redis?.usecPerEvalsha, (n) => n.toFixed(1))} | ` +
+        `${cell(row.redis?.cpuMicros, (n) => n.toFixed(1))} |`,
+    );
+  }
+  lines.push('');
+  if (local) {
+    lines.push(
+      `- Auth per process against the yardstick: ${cell(vsYardstick(local), ratio)} with limits ` +
+        `in process${one ? `, ${cell(vsYardstick(one), ratio)} with the Redis limiter` : ''}.`,
+    );
+  }
+  if (local && one) {
+    const ratioOfRatios =
+      vsYardstick(local) && vsYardstick(one) ? vsYardstick(one) / vsYardstick(local) : undefined;
+    lines.push(
+      `- The Redis limiter against the in-process one, per request: ` +
+        `${ratio(one.rps / local.rps)} the req/s (${cell(ratioOfRatios, ratio)} of its ` +
+        'yardstick ratio, which discounts the machine moving between the runs), ' +
+        `${cell(cpu(one) !== undefined && cpu(local) !== undefined ? cpu(one) - cpu(local) : undefined, (s) => `${s >= 0 ? '+' : ''}${micros(s)}`)} µs of service CPU, ` +
+        `and ${cell(one.redis?.cpuMicros, (n) => n.toFixed(1))} µs of Redis CPU.`,
+    );
+  }
+  if (one && two) {
+    lines.push(
+      `- Aggregate auth on Redis: ${number(one.rps)} req/s with one worker, ${number(two.rps)} ` +
+        `with two (${ratio(two.rps / one.rps)}), ` +
+        `${cell(vsYardstick(two), (n) => ratio(n / 2))} the yardstick per worker. The load ` +
+        'generator, Postgres, Redis and the workers share the cores: on 2 cores a second worker ' +
+        'takes CPU from the others.',
+    );
+  }
+  return lines;
 }
 
 function targetText(row, vsYardstick) {
