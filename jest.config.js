@@ -11,5 +11,7 @@ export default {
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
+  // Kills any service a failed test left running, so that Jest can exit.
+  setupFilesAfterEnv: ['<rootDir>/test/support/after-file.ts'],
   testTimeout: 120_000,
 };

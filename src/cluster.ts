@@ -43,6 +43,7 @@ export async function runPrimary(config: AppConfig): Promise<void> {
   let demoPending = embedded !== null && !existsSync(demoCredentialsFile(resolved));
   const metrics =
     config.metricsPort === null ? null : await serveClusterMetrics(config.host, config.metricsPort);
+  /** The workers that have not exited, and when each was forked. */
   const startedAt = new Map<Worker, number>();
   let stopping: NodeJS.Signals | null = null;
   let signalCount = 0;
@@ -74,7 +75,10 @@ export async function runPrimary(config: AppConfig): Promise<void> {
     });
   };
 
+  let finished = false;
   const finish = async () => {
+    if (finished) return;
+    finished = true;
     await metrics?.close();
     await embedded?.stop();
     logger.log(
@@ -92,7 +96,9 @@ export async function runPrimary(config: AppConfig): Promise<void> {
     if (stopping) {
       if (code !== 0 && !(stoppedBooting.has(worker) && signal === 'SIGTERM')) failedExits++;
       logger.log(`Worker ${worker.process.pid} exited with ${how}`);
-      if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
+      // Counted here, not from cluster.workers: a worker whose exit comes before its IPC
+      // channel's close stays listed there until then, and no event follows its removal.
+      if (startedAt.size === 0) void finish();
       return;
     }
     const delay = lived < EARLY_EXIT_MS ? RESTART_DELAY_MS : 0;
@@ -110,7 +116,7 @@ export async function runPrimary(config: AppConfig): Promise<void> {
       const again = stopping !== null;
       stopping = signal;
       signalCount++;
-      const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+      const workers = [...startedAt.keys()];
       logger.log(`${signal}${again ? ' again' : ''}: passing it on to ${workers.length} worker(s)`);
       const message: ShutdownMessage = { type: SHUTDOWN, signal, count: signalCount };
       for (const worker of workers) {
@@ -124,11 +130,10 @@ export async function runPrimary(config: AppConfig): Promise<void> {
           worker.process.kill('SIGTERM');
         }
       }
-      if (workers.length === 0) void finish();
+      if (startedAt.size === 0) void finish();
       if (again) return;
       setTimeout(() => {
-        for (const worker of Object.values(cluster.workers ?? {})) {
-          if (!worker) continue;
+        for (const worker of startedAt.keys()) {
           logger.error(`Worker ${worker.process.pid} still running past the grace period: killed`);
           worker.process.kill('SIGKILL');
         }

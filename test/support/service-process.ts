@@ -27,6 +27,28 @@ export interface ServiceExit {
   at: number;
 }
 
+/** Every service a test file started that has not exited yet. */
+const live = new Set<ChildProcess>();
+
+/**
+ * Kills, with SIGKILL, every service this test file started that is still running, and says
+ * which: called after each file (test/support/after-file.ts), so a test that failed before it
+ * stopped its service cannot keep Jest from exiting.
+ */
+export async function killLeftoverServices(): Promise<void> {
+  const leftovers = [...live];
+  for (const child of leftovers) {
+    process.stderr.write(`killing service pid ${child.pid}, left running by a test\n`);
+    child.kill('SIGKILL');
+  }
+  await Promise.all(
+    leftovers.map(
+      (child) =>
+        new Promise((resolve) => (live.has(child) ? child.once('exit', resolve) : resolve(null))),
+    ),
+  );
+}
+
 /** Starts `node dist/main.js` with `env` over this process's environment, on `port`. */
 export function spawnService(port: number, env: Record<string, string>): ServiceProcess {
   const childEnv: NodeJS.ProcessEnv = {
@@ -42,6 +64,8 @@ export function spawnService(port: number, env: Record<string, string>): Service
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

@@ -1,0 +1,3 @@
+import { killLeftoverServices } from './service-process.js';
+
+afterAll(killLeftoverServices);
