@@ -285,6 +285,9 @@ describe('on SIGTERM', () => {
       // The request in flight got its normal answer, and its row, once; the refused one none.
       expect(slowAnswer.status).toBe(201);
       expect(slowAnswer.body).toMatchObject({ status: 201, message: 'Success' });
+      // Admitted before the drain, answered during it: its connection closes as well.
+      expect(slowAnswer.connection).toBe('close');
+      expect(live.connection).toBe('close');
       expect(await usageRows(slowId)).toEqual([{ id: slowAnswer.body!.id }]);
       expect(await usageRows(refusedId)).toEqual([]);
 

@@ -15,11 +15,9 @@ const LINGER_MS = 500;
 const logger = new Logger('Shutdown');
 const drainings = new WeakMap<NestFastifyApplication, Draining>();
 
-/** A request being handled: what a log line may say about it. */
+/** A request being handled: its reply, and since when (`performance.now()`). */
 interface OpenRequest {
-  id: string;
-  method: string;
-  route: string | null;
+  reply: FastifyReply;
   since: number;
 }
 
@@ -54,6 +52,8 @@ export class Draining {
     if (this.startedAt !== null) return;
     this.startedAt = performance.now();
     this.counts.inFlightAtStart = this.open.size;
+    // Answers still to come, to requests admitted before, close their connection too.
+    for (const { reply } of this.open.values()) void reply.header('connection', 'close');
   }
 
   /** Resolves once no admitted request is being handled. */
@@ -74,25 +74,11 @@ export class Draining {
 
   /** onRequest: admits and counts the request, or refuses it while draining. */
   handle(request: FastifyRequest, reply: FastifyReply): boolean {
-    if (this.active && request.routeOptions.url !== LIVENESS_ROUTE) {
-      this.counts.refused++;
+    if (this.active) {
       void reply.header('connection', 'close');
-      sendError(
-        reply,
-        request,
-        new DomainError('service_unavailable', 'The service is shutting down', {
-          retryAfterSeconds: RETRY_AFTER_SECONDS,
-        }),
-        logger,
-      );
-      return false;
+      if (request.routeOptions.url !== LIVENESS_ROUTE) return this.refuse(request, reply);
     }
-    this.open.set(request, {
-      id: String(request.id),
-      method: request.method,
-      route: request.routeOptions.url ?? null,
-      since: performance.now(),
-    });
+    this.open.set(request, { reply, since: performance.now() });
     // Finished, or its connection gone: either way nothing more can be answered to it.
     reply.raw.once('close', () => {
       this.open.delete(request);
@@ -102,12 +88,27 @@ export class Draining {
   }
 
   /** The requests being handled now, oldest first, with how long they have been. */
-  openRequests(): (Omit<OpenRequest, 'since'> & { ms: number })[] {
+  openRequests(): { id: string; method: string; route: string | null; ms: number }[] {
     const now = performance.now();
-    return [...this.open.values()].map(({ since, ...request }) => ({
-      ...request,
+    return [...this.open].map(([request, { since }]) => ({
+      id: String(request.id),
+      method: request.method,
+      route: request.routeOptions.url ?? null,
       ms: Math.round(now - since),
     }));
+  }
+
+  private refuse(request: FastifyRequest, reply: FastifyReply): false {
+    this.counts.refused++;
+    sendError(
+      reply,
+      request,
+      new DomainError('service_unavailable', 'The service is shutting down', {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      }),
+      logger,
+    );
+    return false;
   }
 
   private until(condition: () => boolean, timeoutMs = Infinity): Promise<void> {
@@ -142,15 +143,10 @@ export class Draining {
 export function registerDraining(app: NestFastifyApplication): Draining {
   const fastify = app.getHttpAdapter().getInstance();
   const draining = new Draining(fastify.server);
-  // Callback hooks, not async ones: they run on every request, and cost less this way.
+  // A callback hook, not an async one: it runs on every request, and costs less this way.
   fastify.addHook('onRequest', (request, reply, done) => {
     // A refused request has its answer sent already: nothing more runs for it.
     if (draining.handle(request, reply)) done();
-  });
-  // Answers sent while draining, to requests admitted before, close their connection too.
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining.active) void reply.header('connection', 'close');
-    done(null, payload);
   });
   drainings.set(app, draining);
   return draining;
